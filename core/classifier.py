@@ -1,0 +1,101 @@
+"""Keras image classifiers behind one interface: RGB uint8 image in, Classification out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import frameworks
+from core.preprocess import fit_to_input
+from core.registry import ModelSpec
+from core.results import Classification, top_k_scores
+from core.weights import keras_cache_dir, resolve_file
+
+
+class KerasClassifier:
+    """A loaded Keras model taking raw RGB pixels (0-255); shared, never mutated after loading."""
+
+    def __init__(self, spec: ModelSpec, model, labels: tuple[str, ...]):
+        if len(labels) != model.output_shape[-1]:
+            raise ValueError(f"{spec.name}: {len(labels)} labels for {model.output_shape[-1]} outputs.")
+        tf = frameworks.tensorflow()
+        self.spec = spec
+        self.model = model
+        self.labels = labels
+        self._outputs_probabilities = _ends_in_softmax(model)
+        # One traced graph for any batch size: much faster than model.predict per image, and
+        # safe to call from several threads once traced (we trace it here, while loading).
+        signature = tf.TensorSpec((None, spec.input_size, spec.input_size, 3), tf.float32)
+        self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+        self._forward(np.zeros((1, spec.input_size, spec.input_size, 3), np.float32))
+
+    def model_input(self, image: np.ndarray) -> np.ndarray:
+        """The exact RGB uint8 pixels the model receives for `image`."""
+        spec = self.spec
+        return fit_to_input(image, spec.input_size, spec.resize, spec.crop_fraction)
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of model inputs (N×S×S×3 pixels)."""
+        outputs = self._forward(np.asarray(inputs, np.float32)).numpy()
+        return outputs if self._outputs_probabilities else _softmax(outputs)
+
+    def predict(self, image: np.ndarray, top_k: int = 5) -> Classification:
+        pixels = self.model_input(image)
+        start = time.perf_counter()
+        probabilities = self.probabilities(pixels[None])[0]
+        latency_ms = (time.perf_counter() - start) * 1000
+        return Classification(
+            model=self.spec.name,
+            top_k=top_k_scores(probabilities, self.labels, top_k),
+            probabilities=probabilities,
+            model_input=pixels,
+            latency_ms=latency_ms,
+        )
+
+
+def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> KerasClassifier:
+    path = resolve_file(
+        spec.weights, explicit=weights_path, cache_dirs=[keras_cache_dir()], download=_keras_download(spec)
+    )
+    if spec.framework == "keras-application":
+        model = _build_application(spec, path)
+    else:
+        model = frameworks.keras().saving.load_model(path, compile=False)
+    return KerasClassifier(spec, model, _labels(spec))
+
+
+def _build_application(spec: ModelSpec, weights: Path):
+    """A keras.applications model with its input scaling inside, so it takes raw pixels."""
+    keras = frameworks.keras()
+    inputs = keras.Input((spec.input_size, spec.input_size, 3), name="pixels")
+    scaled = keras.layers.Rescaling(spec.input_scale, spec.input_offset, name="scale_pixels")(inputs)
+    builder = getattr(keras.applications, spec.architecture)
+    return builder(input_tensor=scaled, weights=str(weights), classes=spec.num_classes)
+
+
+def _labels(spec: ModelSpec) -> tuple[str, ...]:
+    if spec.labels:
+        return spec.labels
+    path = resolve_file(spec.labels_file, cache_dirs=[keras_cache_dir()], download=_keras_download(spec, labels=True))
+    index = json.loads(Path(path).read_text())  # {"0": ["n01440764", "tench"], ...}
+    return tuple(index[str(i)][1] for i in range(len(index)))
+
+
+def _keras_download(spec: ModelSpec, labels: bool = False):
+    filename, url = (spec.labels_file, spec.labels_url) if labels else (spec.weights, spec.weights_url)
+    if url is None:
+        return None
+    return lambda: frameworks.keras().utils.get_file(filename, url, cache_subdir="models")
+
+
+def _ends_in_softmax(model) -> bool:
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "") == "softmax" or type(model.layers[-1]).__name__ == "Softmax"
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

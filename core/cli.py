@@ -1,0 +1,147 @@
+"""Command line: `python -m core models|predict|bench ...` (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+
+from core.images import ImageError, load_image
+from core.registry import REGISTRY, UnknownModelError, get_spec
+from core.weights import WeightsNotFoundError, search_dirs
+
+PROGRESS_AFTER = 3  # a progress bar for batches larger than this
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UnknownModelError, WeightsNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Run the registered image models.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list the registered models")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
+    models.set_defaults(handler=_models)
+
+    predict = commands.add_parser("predict", help="run a model on image files")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--model", required=True, help="a registered model name")
+    predict.add_argument("--top-k", type=int, default=5, help="classes to report (classifiers)")
+    predict.add_argument("--conf", type=float, default=0.25, help="confidence threshold (detectors)")
+    predict.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (detectors)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.add_argument("--csv", metavar="OUT.csv", help="also write the results as a table")
+    predict.set_defaults(handler=_predict)
+
+    bench = commands.add_parser("bench", help="warm latency per model at batch 1")
+    bench.add_argument("--model", action="append", help="a model to time (default: all)")
+    bench.add_argument("--runs", type=int, default=50, help="timed runs per model")
+    bench.add_argument("--image", help="image to time on (default: bus.jpg from VISION_DATA_DIR)")
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def _models(args: argparse.Namespace) -> int:
+    for spec in REGISTRY.values():
+        found = next((str(d / spec.weights) for d in search_dirs() if (d / spec.weights).is_file()), None)
+        row = {
+            "name": spec.name,
+            "task": spec.task,
+            "dataset": spec.dataset,
+            "input_size": spec.input_size,
+            "classes": spec.num_classes,
+            "weights": spec.weights,
+            "weights_found": found is not None,
+            "weights_path": found,
+        }
+        if args.json:
+            print(json.dumps(row))
+        else:
+            where = found or "not found locally (downloaded on first use)"
+            print(f"{spec.name:<22} {spec.task:<9} {spec.input_size:>4}px {spec.num_classes:>5} classes  {where}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from core.loading import get_model
+
+    get_spec(args.model)  # an unknown name fails before the slow load
+    model = get_model(args.model)
+    rows = []
+    for path in _progress(args.images, enabled=bool(args.csv)):
+        row = _predict_one(model, path, args)
+        rows.append(row)
+        print(json.dumps(row) if args.json else _describe(row), flush=True)
+    if args.csv:
+        _write_csv(rows, args.csv)
+    return 1 if any("error" in row for row in rows) else 0
+
+
+def _predict_one(model, path: str, args: argparse.Namespace) -> dict:
+    try:
+        image = load_image(path)
+        if model.spec.task == "detect":
+            result = model.predict(image, conf=args.conf, iou=args.iou)
+        else:
+            result = model.predict(image, top_k=args.top_k)
+    except ImageError as error:
+        return {"image": path, "error": str(error)}
+    except Exception as error:  # one failing image must not stop the batch or show a traceback
+        return {"image": path, "error": f"The model failed on this image ({type(error).__name__}: {error})."}
+    return {"image": path, **result.to_dict()}
+
+
+def _describe(row: dict) -> str:
+    if "error" in row:
+        return f"{row['image']}: error: {row['error']}"
+    if row["task"] == "classify":
+        found = ", ".join(f"{s['label']} {s['score']:.1%}" for s in row["top_k"])
+    else:
+        found = ", ".join(f"{d['label']} {d['score']:.2f}" for d in row["detections"]) or "nothing detected"
+    return f"{row['image']}: {found}  ({row['latency_ms']:.1f} ms)"
+
+
+def _write_csv(rows: list[dict], path: str) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame([flat for row in rows for flat in _flatten(row)])
+    table.to_csv(path, index=False)
+    print(f"wrote {len(table)} rows to {path}", file=sys.stderr)
+
+
+def _flatten(row: dict) -> Iterator[dict]:
+    """One table row per reported class or detection, one per failed image."""
+    base = {key: row[key] for key in ("image", "model", "task", "latency_ms") if key in row}
+    if "error" in row:
+        yield {**base, "error": row["error"]}
+    elif row["task"] == "classify":
+        for rank, score in enumerate(row["top_k"], start=1):
+            yield {**base, "rank": rank, **score}
+    elif not row["detections"]:
+        yield base  # the image stays in the table even when nothing was found
+    else:
+        for detection in row["detections"]:
+            x1, y1, x2, y2 = detection["box"]
+            yield {**base, **{k: v for k, v in detection.items() if k != "box"}, "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+
+
+def _progress(items: list[str], enabled: bool):
+    if not enabled or len(items) <= PROGRESS_AFTER:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="images", unit="img", file=sys.stderr)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from core.bench import print_benchmark
+
+    return print_benchmark(args.model or list(REGISTRY), runs=args.runs, image_path=args.image)

@@ -1,0 +1,73 @@
+"""Ultralytics YOLO detectors behind one interface: RGB uint8 image in, Detections out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import frameworks
+from core.registry import ModelSpec
+from core.results import Detection, Detections
+from core.weights import resolve_file
+
+
+class YoloDetector:
+    """A loaded YOLO model; shared by every session of the process.
+
+    Ultralytics' predictor keeps per-call state, so calls are serialised with a lock (the
+    machine's cores are busy with one call anyway).
+    """
+
+    def __init__(self, spec: ModelSpec, yolo):
+        self.spec = spec
+        self.labels = tuple(yolo.names[i] for i in range(len(yolo.names)))
+        self._yolo = yolo
+        self._lock = threading.Lock()
+        self.predict(np.zeros((spec.input_size, spec.input_size, 3), np.uint8))  # warm-up: build the predictor
+
+    def predict(self, image: np.ndarray, conf: float = 0.25, iou: float = 0.7, imgsz: int | None = None) -> Detections:
+        bgr = np.ascontiguousarray(image[:, :, ::-1])  # ultralytics reads arrays in OpenCV's BGR order
+        with self._lock:
+            start = time.perf_counter()
+            result = self._yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz or self.spec.input_size, verbose=False)[0]
+            latency_ms = (time.perf_counter() - start) * 1000
+        return detections_from_ultralytics(result, self.spec.name, latency_ms)
+
+
+def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detections:
+    """Convert one ultralytics Results object (boxes already in original-image pixels)."""
+    boxes = result.boxes
+    xyxy = boxes.xyxy.cpu().numpy().astype(float)
+    scores = boxes.conf.cpu().numpy().astype(float)
+    class_ids = boxes.cls.cpu().numpy().astype(int)
+    order = np.argsort(-scores, kind="stable")
+    detections = tuple(
+        Detection(result.names[class_ids[i]], int(class_ids[i]), float(scores[i]), tuple(xyxy[i].tolist()))
+        for i in order
+    )
+    height, width = result.orig_shape
+    return Detections(model, detections, (int(width), int(height)), latency_ms)
+
+
+def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> YoloDetector:
+    ultralytics = frameworks.ultralytics()
+    path = resolve_file(
+        spec.weights, explicit=weights_path, cache_dirs=_ultralytics_cache_dirs(), download=_download(spec)
+    )
+    return YoloDetector(spec, ultralytics.YOLO(str(path), task="detect"))
+
+
+def _ultralytics_cache_dirs() -> list[Path]:
+    from ultralytics.utils import SETTINGS
+
+    return [Path(SETTINGS["weights_dir"])]
+
+
+def _download(spec: ModelSpec):
+    from ultralytics.utils.downloads import attempt_download_asset
+
+    # Ultralytics fetches its own release assets by file name, with a progress bar.
+    return lambda: attempt_download_asset(str(_ultralytics_cache_dirs()[0] / spec.weights))

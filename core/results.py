@@ -1,0 +1,89 @@
+"""Small typed results, one type per task, converted from each framework once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    label: str
+    index: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "index": self.index, "score": round(self.score, 6)}
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A classifier's answer for one image: the top-k classes and the full probability vector."""
+
+    model: str
+    top_k: tuple[ClassScore, ...]
+    probabilities: np.ndarray = field(repr=False)  # one per class, sums to 1
+    model_input: np.ndarray = field(repr=False)  # the RGB uint8 pixels the model received
+    latency_ms: float
+    task: str = "classify"
+
+    @property
+    def top(self) -> ClassScore:
+        return self.top_k[0]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "task": self.task,
+            "top_k": [score.to_dict() for score in self.top_k],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    class_id: int
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the original image
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "class_id": self.class_id,
+            "score": round(self.score, 6),
+            "box": [round(value, 2) for value in self.box],
+        }
+
+
+@dataclass(frozen=True)
+class Detections:
+    """A detector's answer for one image, highest score first."""
+
+    model: str
+    detections: tuple[Detection, ...]
+    image_size: tuple[int, int]  # width, height of the original image
+    latency_ms: float
+    task: str = "detect"
+
+    def __len__(self) -> int:
+        return len(self.detections)
+
+    def labels(self) -> list[str]:
+        return [detection.label for detection in self.detections]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "task": self.task,
+            "detections": [detection.to_dict() for detection in self.detections],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+def top_k_scores(probabilities: np.ndarray, labels: tuple[str, ...], k: int) -> tuple[ClassScore, ...]:
+    """The k most probable classes, highest first (ties keep the lower class index first)."""
+    k = max(1, min(k, len(probabilities)))
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return tuple(ClassScore(labels[i], int(i), float(probabilities[i])) for i in order)

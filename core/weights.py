@@ -1,0 +1,72 @@
+"""Find a model's files: an explicit path, $VISION_WEIGHTS_DIR, the project's models/, the
+framework's own cache, and last the framework's own download (which needs the internet)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_ROOT / "models"
+WEIGHTS_ENV = "VISION_WEIGHTS_DIR"
+OFFLINE_ENV = "VISION_OFFLINE"  # set to 1 to never try a download
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """No copy of a model file could be found or downloaded; the message says where we looked."""
+
+
+def resolve_file(
+    filename: str,
+    *,
+    explicit: str | os.PathLike | None = None,
+    cache_dirs: Sequence[Path] = (),
+    download: Callable[[], str | os.PathLike] | None = None,
+) -> Path:
+    """Return the path of `filename`, searching the documented places in order."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if path.is_file():
+            return path
+        raise WeightsNotFoundError(f"{filename}: the path given explicitly, {path}, is not a file.")
+    candidates = [folder / filename for folder in search_dirs(cache_dirs)]
+    for path in candidates:
+        if path.is_file():
+            return path
+    searched = [str(path) for path in candidates]
+    if download is not None and not _offline():
+        try:
+            return Path(download())
+        except Exception as error:  # any failure of the framework's download ends in our message
+            searched.append(f"the framework's download ({type(error).__name__}: {error})")
+    raise WeightsNotFoundError(_not_found_message(filename, searched))
+
+
+def search_dirs(cache_dirs: Sequence[Path] = ()) -> list[Path]:
+    """The folders searched before any download, in order."""
+    folders = []
+    if os.environ.get(WEIGHTS_ENV):
+        folders.append(Path(os.environ[WEIGHTS_ENV]).expanduser())
+    folders.append(MODELS_DIR)
+    folders.extend(cache_dirs)
+    return folders
+
+
+def keras_cache_dir() -> Path:
+    """Where keras.utils.get_file keeps models, computed without importing Keras."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return home / "models"
+
+
+def _offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
+
+
+def _not_found_message(filename: str, searched: list[str]) -> str:
+    places = "; ".join(searched) if searched else "nowhere"
+    return (
+        f"Could not find the model file {filename}. Searched: {places}. "
+        f"Put {filename} in a folder and set {WEIGHTS_ENV} to it, copy it into {MODELS_DIR}, "
+        "or run once on a machine with internet access so the framework downloads it."
+    )

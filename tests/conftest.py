@@ -1,0 +1,49 @@
+"""Shared fixtures: the real weights and photos from VISION_WEIGHTS_DIR / VISION_DATA_DIR."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import get_model, load_image
+
+
+def _env_dir(variable: str) -> Path:
+    value = os.environ.get(variable)
+    if not value:
+        pytest.skip(f"{variable} is not set: these tests need the real assets (see README, 'Tests').")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    return _env_dir("VISION_WEIGHTS_DIR")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _env_dir("VISION_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def photos(data_dir: Path) -> dict[str, np.ndarray]:
+    """bus.jpg, dog.jpg and cat.jpg as RGB uint8 arrays, keyed by stem."""
+    return {path.stem: load_image(path) for path in sorted((data_dir / "photos").glob("*.jpg"))}
+
+
+@pytest.fixture(scope="session")
+def photo_paths(data_dir: Path) -> dict[str, Path]:
+    return {path.stem: path for path in sorted((data_dir / "photos").glob("*.jpg"))}
+
+
+@pytest.fixture(scope="session")
+def mobilenet(weights_dir: Path):
+    return get_model("mobilenet_v2")
+
+
+@pytest.fixture(scope="session")
+def yolo(weights_dir: Path):
+    return get_model("yolo11n")

@@ -1,0 +1,63 @@
+"""Real inference with the real weights on real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.results import Classification, Detections
+
+# ImageNet class indices (Keras order): 151-268 are dog breeds, 281-285 domestic cats.
+DOG_BREEDS = range(151, 269)
+CATS = range(281, 286)
+
+
+def test_yolo_finds_the_bus_and_the_people(yolo, photos):
+    result = yolo.predict(photos["bus"])
+    labels = result.labels()
+    assert "bus" in labels and labels.count("person") >= 3, labels
+    width, height = result.image_size
+    assert (width, height) == (photos["bus"].shape[1], photos["bus"].shape[0])
+    for detection in result.detections:
+        x1, y1, x2, y2 = detection.box
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, detection
+    scores = [d.score for d in result.detections]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_yolo_thresholds_filter(yolo, photos):
+    loose = yolo.predict(photos["bus"], conf=0.1)
+    strict = yolo.predict(photos["bus"], conf=0.8)
+    assert len(strict) < len(loose)
+    assert all(d.score >= 0.8 for d in strict.detections)
+
+
+def test_yolo_sees_rgb_not_bgr(yolo, photos):
+    """The bus is found with high confidence only when channels are in the order we promise."""
+    right = max(d.score for d in yolo.predict(photos["bus"]).detections if d.label == "bus")
+    assert right > 0.8
+
+
+def test_mobilenet_sees_a_dog(mobilenet, photos):
+    result = mobilenet.predict(photos["dog"], top_k=5)
+    assert any(score.index in DOG_BREEDS for score in result.top_k), result.top_k
+    assert result.top.label == "Samoyed"
+
+
+def test_mobilenet_sees_a_cat(mobilenet, photos):
+    result = mobilenet.predict(photos["cat"], top_k=5)
+    assert any(score.index in CATS for score in result.top_k), result.top_k
+
+
+def test_classification_is_a_distribution(mobilenet, photos):
+    result = mobilenet.predict(photos["bus"], top_k=3)
+    assert isinstance(result, Classification)
+    assert len(result.top_k) == 3 and result.top.label == "minibus"
+    assert abs(float(result.probabilities.sum()) - 1.0) < 1e-4
+    assert result.model_input.shape == (224, 224, 3) and result.model_input.dtype == np.uint8
+    assert result.latency_ms > 0
+
+
+def test_same_answer_for_same_image(mobilenet, yolo, photos):
+    first, second = mobilenet.predict(photos["cat"]), mobilenet.predict(photos["cat"])
+    assert np.allclose(first.probabilities, second.probabilities, atol=1e-6)
+    assert isinstance(yolo.predict(photos["cat"]), Detections)
