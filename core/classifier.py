@@ -12,13 +12,14 @@ from core import frameworks
 from core.preprocess import fit_to_input
 from core.registry import ModelSpec
 from core.results import Classification, top_k_scores
+from core.runtimes import TfliteRunner, cached_export, export_tflite, use_fast_runtime
 from core.weights import keras_cache_dir, resolve_file
 
 
 class KerasClassifier:
     """A loaded Keras model taking raw RGB pixels (0-255); shared, never mutated after loading."""
 
-    def __init__(self, spec: ModelSpec, model, labels: tuple[str, ...]):
+    def __init__(self, spec: ModelSpec, model, labels: tuple[str, ...], fast_path: Path | None = None):
         if len(labels) != model.output_shape[-1]:
             raise ValueError(f"{spec.name}: {len(labels)} labels for {model.output_shape[-1]} outputs.")
         tf = frameworks.tensorflow()
@@ -31,6 +32,8 @@ class KerasClassifier:
         signature = tf.TensorSpec((None, spec.input_size, spec.input_size, 3), tf.float32)
         self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
         self._forward(np.zeros((1, spec.input_size, spec.input_size, 3), np.float32))
+        # Single images go through TFLite when an export exists: same outputs, ~4x faster.
+        self._single = TfliteRunner(fast_path) if fast_path else self._forward
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """The exact RGB uint8 pixels the model receives for `image`."""
@@ -39,7 +42,9 @@ class KerasClassifier:
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of model inputs (N×S×S×3 pixels)."""
-        outputs = self._forward(np.asarray(inputs, np.float32)).numpy()
+        batch = np.asarray(inputs, np.float32)
+        outputs = self._single(batch) if len(batch) == 1 else self._forward(batch)
+        outputs = np.asarray(outputs)
         return outputs if self._outputs_probabilities else _softmax(outputs)
 
     def predict(self, image: np.ndarray, top_k: int = 5) -> Classification:
@@ -64,7 +69,10 @@ def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> K
         model = _build_application(spec, path)
     else:
         model = frameworks.keras().saving.load_model(path, compile=False)
-    return KerasClassifier(spec, model, _labels(spec))
+    fast_path = None
+    if use_fast_runtime():
+        fast_path = cached_export(spec.name, path, ".tflite", lambda target: export_tflite(model, target))
+    return KerasClassifier(spec, model, _labels(spec), fast_path)
 
 
 def _build_application(spec: ModelSpec, weights: Path):

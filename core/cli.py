@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (detectors)")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.add_argument("--csv", metavar="OUT.csv", help="also write the results as a table")
+    predict.add_argument("--weights", metavar="PATH", help="use this weights file instead of searching")
     predict.set_defaults(handler=_predict)
 
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
@@ -74,7 +75,7 @@ def _predict(args: argparse.Namespace) -> int:
     from core.loading import get_model
 
     get_spec(args.model)  # an unknown name fails before the slow load
-    model = get_model(args.model)
+    model = get_model(args.model, args.weights)
     rows = []
     for path in _progress(args.images, enabled=bool(args.csv)):
         row = _predict_one(model, path, args)

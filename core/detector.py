@@ -11,21 +11,26 @@ import numpy as np
 from core import frameworks
 from core.registry import ModelSpec
 from core.results import Detection, Detections
+from core.runtimes import cached_export, export_onnx, use_fast_runtime
 from core.weights import resolve_file
 
 
 class YoloDetector:
     """A loaded YOLO model; shared by every session of the process.
 
-    Ultralytics' predictor keeps per-call state, so calls are serialised with a lock (the
-    machine's cores are busy with one call anyway).
+    It runs the ONNX export of the checkpoint through ultralytics (same letterbox and NMS) unless
+    VISION_RUNTIME=native. Ultralytics' predictor keeps per-call state, so calls are serialised
+    with a lock (the machine's cores are busy with one call anyway).
     """
 
-    def __init__(self, spec: ModelSpec, yolo):
+    def __init__(self, spec: ModelSpec, yolo, weights: Path):
         self.spec = spec
-        self.labels = tuple(yolo.names[i] for i in range(len(yolo.names)))
+        self.weights = weights  # the PyTorch checkpoint, for explanations
+        names = yolo.names  # a property that builds a predictor for exported models: read it once
+        self.labels = tuple(names[i] for i in range(len(names)))
         self._yolo = yolo
         self._lock = threading.Lock()
+        self._network = None
         self.predict(np.zeros((spec.input_size, spec.input_size, 3), np.uint8))  # warm-up: build the predictor
 
     def predict(self, image: np.ndarray, conf: float = 0.25, iou: float = 0.7, imgsz: int | None = None) -> Detections:
@@ -35,6 +40,14 @@ class YoloDetector:
             result = self._yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz or self.spec.input_size, verbose=False)[0]
             latency_ms = (time.perf_counter() - start) * 1000
         return detections_from_ultralytics(result, self.spec.name, latency_ms)
+
+
+    def network(self):
+        """The PyTorch network of the checkpoint (loaded on first use, for explanations)."""
+        with self._lock:
+            if self._network is None:
+                self._network = frameworks.ultralytics().YOLO(str(self.weights)).model.eval()
+        return self._network
 
 
 def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detections:
@@ -57,7 +70,10 @@ def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> Yolo
     path = resolve_file(
         spec.weights, explicit=weights_path, cache_dirs=_ultralytics_cache_dirs(), download=_download(spec)
     )
-    return YoloDetector(spec, ultralytics.YOLO(str(path), task="detect"))
+    runnable = path
+    if use_fast_runtime():
+        runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
+    return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
 
 
 def _ultralytics_cache_dirs() -> list[Path]:

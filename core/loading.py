@@ -13,31 +13,36 @@ if TYPE_CHECKING:  # the real imports happen lazily, in _load
 
 Model = Union["KerasClassifier", "YoloDetector"]
 
-_models: dict[str, Model] = {}
-_locks: dict[str, threading.Lock] = {}
+_models: dict[tuple[str, str | None], Model] = {}
+_locks: dict[tuple[str, str | None], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def get_model(name: str) -> Model:
-    """The loaded model `name`, loading it on first use (may raise WeightsNotFoundError)."""
+def get_model(name: str, weights_path: str | None = None) -> Model:
+    """The loaded model `name`, loaded on first use (may raise WeightsNotFoundError).
+
+    `weights_path` overrides where the weights come from; by default they are resolved as the
+    README describes.
+    """
     spec = get_spec(name)
+    key = (name, weights_path)
     with _locks_guard:
-        lock = _locks.setdefault(name, threading.Lock())
+        lock = _locks.setdefault(key, threading.Lock())
     with lock:  # one load per model; other models load in parallel
-        if name not in _models:
-            _models[name] = _load(spec)
-    return _models[name]
+        if key not in _models:
+            _models[key] = _load(spec, weights_path)
+    return _models[key]
 
 
 def is_loaded(name: str) -> bool:
-    return name in _models
+    return (name, None) in _models
 
 
-def _load(spec) -> Model:
+def _load(spec, weights_path: str | None) -> Model:
     if spec.framework == "ultralytics":
         from core.detector import load_yolo_detector
 
-        return load_yolo_detector(spec)
+        return load_yolo_detector(spec, weights_path)
     from core.classifier import load_keras_classifier
 
-    return load_keras_classifier(spec)
+    return load_keras_classifier(spec, weights_path)

@@ -77,3 +77,11 @@ def test_exit_codes_from_the_real_command_line(photo_paths, images, expected_cod
     assert "Traceback" not in done.stderr
     rows = _json_lines(done.stdout)
     assert len(rows) == len(paths) and "bus" in [d["label"] for d in rows[0]["detections"]]
+
+
+def test_explicit_weights_path(capsys, photo_paths, weights_dir, tmp_path):
+    assert main(["predict", str(photo_paths["bus"]), "--model", "yolo11n", "--weights", str(tmp_path / "no.pt")]) == 2
+    assert "no.pt" in capsys.readouterr().err
+    explicit = str(weights_dir / "yolo11n.pt")
+    assert main(["predict", str(photo_paths["bus"]), "--model", "yolo11n", "--weights", explicit, "--json"]) == 0
+    assert "bus" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def test_keras_first_then_yolo_and_grad_cam(weights_dir, photo_paths):
 
         import torch
         from pytorch_grad_cam import EigenCAM
-        yolo = get_model("yolo11n")._yolo.model.eval()
+        yolo = get_model("yolo11n").network()
 
         class FirstOutput(torch.nn.Module):  # YOLO returns a tuple; grad-cam wants one tensor
             def __init__(self, model):
