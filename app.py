@@ -4,5 +4,10 @@ import streamlit as st
 
 st.set_page_config(page_title="Vision side by side", page_icon=":eyes:", layout="wide")
 
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-st.navigation([home]).run()
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/predict.py", title="Predict", icon=":material/label:", url_path="predict"),
+    st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:", url_path="detect"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/view_column:", url_path="compare"),
+]
+st.navigation(PAGES).run()

@@ -1,4 +1,4 @@
-"""Home: what the app does and which models it has."""
+"""Home: what the app does, its pages, and its models."""
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +10,11 @@ st.markdown(
     "Put several image models side by side on the same picture, and see why each predicts what it does.  \n"
     "Classifiers and a detector run on your photo; explanations and honest metrics show how they decide."
 )
+
+st.page_link("pages/predict.py", label="Predict: classify images with every classifier", icon=":material/label:")
+st.page_link("pages/detect.py", label="Detect: find objects with boxes and scores", icon=":material/center_focus_strong:")
+st.page_link("pages/compare.py", label="Compare: all models on one image, and whether they agree",
+             icon=":material/view_column:")
 
 st.subheader("Registered models")
 st.dataframe(

@@ -1,0 +1,40 @@
+"""Drawing results onto images (computing them is elsewhere). RGB uint8 in, RGB uint8 out."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core.results import Detections
+
+
+def class_colour(class_id: int) -> tuple[int, int, int]:
+    """The stable colour of a class: the same in every image, chart and table."""
+    import supervision as sv
+
+    colour = sv.ColorPalette.DEFAULT.by_idx(class_id)
+    return colour.r, colour.g, colour.b
+
+
+def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
+    """Boxes and 'label score' tags, coloured per class, drawn with supervision.
+
+    supervision draws PIL images in RGB (arrays it would treat as OpenCV's BGR).
+    """
+    import supervision as sv  # imported on first use: it costs about two seconds
+
+    canvas = Image.fromarray(image)
+    if not len(detections):
+        return np.asarray(canvas).copy()
+    boxes = sv.Detections(
+        xyxy=np.array([d.box for d in detections.detections], dtype=np.float32),
+        confidence=np.array([d.score for d in detections.detections], dtype=np.float32),
+        class_id=np.array([d.class_id for d in detections.detections], dtype=int),
+    )
+    thickness = max(2, round(min(image.shape[:2]) / 250))
+    canvas = sv.BoxAnnotator(thickness=thickness).annotate(canvas, boxes)
+    labels = [f"{d.label} {d.score:.2f}" for d in detections.detections]
+    canvas = sv.LabelAnnotator(text_scale=thickness / 4, text_thickness=max(1, thickness // 2)).annotate(
+        canvas, boxes, labels=labels
+    )
+    return np.asarray(canvas).copy()

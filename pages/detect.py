@@ -1,0 +1,51 @@
+"""/detect: boxes, labels and scores from the detector, with thresholds and a class filter."""
+
+import io
+import json
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from core import model_names
+from core.drawing import draw_detections
+from core.results import Detections
+from pages.widgets import detect, image_inputs, load_model, run_or_explain
+
+st.title("Detect")
+st.caption("Find objects with the COCO detector. Colours are stable per class.")
+
+images = image_inputs("detect", default_sample="bus (Ultralytics)")
+name = st.selectbox("Detector", model_names("detect"))
+left, right = st.columns(2)
+conf = left.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key="detect_conf")
+iou = right.slider("NMS IoU threshold", 0.1, 0.95, 0.7, 0.05, key="detect_iou")
+labels = run_or_explain(lambda n: load_model(n).labels, name) or ()
+wanted = st.multiselect("Classes", labels, placeholder="All classes", key="detect_classes")
+
+for image in images:
+    st.subheader(image.name)
+    result = run_or_explain(detect, name, image.pixels, conf, iou)
+    if result is None:
+        continue
+    if wanted:
+        result = Detections(result.model, tuple(d for d in result.detections if d.label in wanted),
+                            result.image_size, result.latency_ms)
+    annotated = draw_detections(image.pixels, result)
+    picture, summary = st.columns([3, 1])
+    picture.image(annotated, width="stretch")
+    summary.markdown(f"**{len(result)} objects** · {result.latency_ms:.1f} ms")
+    if len(result):
+        counts = pd.DataFrame([d.to_dict() for d in result.detections]).groupby("label")["score"]
+        table = pd.DataFrame({"count": counts.size(), "best score": counts.max().round(3)})
+        table = table.sort_values("count", ascending=False)
+        summary.markdown(", ".join(f"{label} ×{count}" for label, count in table["count"].items()))
+        summary.dataframe(table)
+    else:
+        summary.info("Nothing above the threshold.")
+    png = io.BytesIO()
+    Image.fromarray(annotated).save(png, "PNG")
+    stem = image.name.rsplit(".", 1)[0]
+    summary.download_button("Annotated PNG", png.getvalue(), f"{stem}_detections.png", "image/png", key=f"png_{image.name}")
+    payload = json.dumps({"image": image.name, **result.to_dict()}, indent=2)
+    summary.download_button("Detections JSON", payload, f"{stem}_detections.json", "application/json", key=f"json_{image.name}")

@@ -1,0 +1,133 @@
+"""End to end in a real browser: `streamlit run app.py`, driven by Playwright in Debian's Chromium.
+
+Screenshots go to a temporary folder; their paths are printed (pytest -s shows them, and they
+appear in the captured output of a failing test).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.weights import PROJECT_ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+PAGE_TIMEOUT_MS = 240_000  # the first page view loads TensorFlow, PyTorch and the models
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def server(weights_dir, data_dir):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        print(f"\nstreamlit answered after {_wait_until_healthy(url, process):.1f} s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="vision-screenshots-"))
+    print(f"\nscreenshots in {folder}")
+    return folder
+
+
+def _open(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    start = time.perf_counter()
+    page.goto(url)
+    page.get_by_role("heading").first.wait_for()
+    return page, time.perf_counter() - start
+
+
+def _settle(page) -> None:
+    """Wait until the script run has finished and its images and charts are drawn."""
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden")
+    page.wait_for_load_state("networkidle")
+
+
+def _shoot(page, shots: Path, name: str) -> None:
+    _settle(page)
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_detect_upload_shows_the_bus(server, browser, shots, photo_paths):
+    page, seconds = _open(browser, f"{server}/detect")
+    print(f"/detect first rendered in {seconds:.1f} s")
+    page.get_by_text("Upload", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(photo_paths["bus"]))
+    start = time.perf_counter()
+    page.get_by_text("bus.jpg", exact=True).first.wait_for()
+    page.get_by_text("objects", exact=False).first.wait_for()
+    print(f"/detect: detections shown {time.perf_counter() - start:.1f} s after the upload")
+    nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+    assert "Predict" in nav and "widgets" not in nav, f"a deep link must get the app's navigation: {nav}"
+    page.get_by_text(re.compile(r"\bbus ×1\b")).wait_for()  # the per-class counts
+    page.get_by_text(re.compile(r"\bperson ×[3-9]\b")).wait_for()
+    _shoot(page, shots, "detect")
+    assert page.locator("[data-testid=stImage] img").count() >= 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+
+
+@pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?")])
+def test_pages_render_with_a_sample(server, browser, shots, path, expected):
+    page, seconds = _open(browser, f"{server}/{path}")
+    page.get_by_text(expected).first.wait_for()
+    print(f"/{path}: first result shown after {seconds:.1f} s + {page.evaluate('performance.now()') / 1000:.1f} s in page")
+    _shoot(page, shots, path)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()

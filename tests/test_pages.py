@@ -1,0 +1,92 @@
+"""Every page, run for real by Streamlit's AppTest with the real models."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import REGISTRY
+from core.weights import PROJECT_ROOT
+
+TIMEOUT = 240  # the first run on a fresh process loads the frameworks and models
+
+
+def page(path: str) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(path)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n" + "\n".join(c.value for c in at.caption)
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.radio(key=[r.key for r in at.radio if r.key.endswith("_source")][0]).set_value("Upload").run()
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files])
+    return at.run()
+
+
+def test_home_lists_the_registry_and_links_each_page():
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.dataframe[0].value["model"].tolist() == list(REGISTRY)
+
+
+def test_predict_with_a_sample(weights_dir, photos):
+    at = page("pages/predict.py")
+    assert not at.exception
+    assert "tabby" in texts(at) or "Egyptian_cat" in texts(at) or "tiger_cat" in texts(at)
+
+
+def test_predict_dog_shows_a_breed(weights_dir, data_dir):
+    at = page("pages/predict.py")
+    at.selectbox(key="predict_sample").set_value("dog (VISION_DATA_DIR)").run()
+    assert not at.exception
+    assert "## Samoyed" in texts(at)
+
+
+def test_predict_upload_with_one_bad_file(weights_dir, photo_paths):
+    at = page("pages/predict.py")
+    at = upload(at, ("dog.jpg", photo_paths["dog"].read_bytes()), ("broken.png", b"\x89PNG not really"),
+                ("bus.jpg", photo_paths["bus"].read_bytes()))
+    assert not at.exception
+    assert len(at.error) == 1 and "broken.png" in at.error[0].value and "not an image" in at.error[0].value
+    assert "## Samoyed" in texts(at) and "## minibus" in texts(at)
+    table = at.dataframe[0].value
+    assert set(table["image"]) == {"dog.jpg", "bus.jpg"}
+
+
+def test_detect_bus_lists_bus_and_people(weights_dir):
+    at = page("pages/detect.py")
+    assert not at.exception
+    counts = at.dataframe[0].value
+    assert "bus" in counts.index and counts.loc["person", "count"] >= 3
+
+
+def test_detect_class_filter_and_threshold(weights_dir):
+    at = page("pages/detect.py")
+    at.multiselect(key="detect_classes").set_value(["bus"]).run()
+    assert list(at.dataframe[0].value.index) == ["bus"]
+    at.multiselect(key="detect_classes").set_value([]).run()
+    at.slider(key="detect_conf").set_value(0.95).run()  # confidence: nothing on bus.jpg is that sure
+    assert not at.exception and any("Nothing above the threshold" in i.value for i in at.info)
+
+
+def test_detect_bad_upload_is_an_error_not_an_exception(weights_dir):
+    at = page("pages/detect.py")
+    at = upload(at, ("empty.jpg", b""))
+    assert not at.exception
+    assert "empty.jpg" in at.error[0].value and "empty" in at.error[0].value
+
+
+@pytest.mark.parametrize("sample, common", [("dog (VISION_DATA_DIR)", "dog"), ("cat (scikit-image)", "cat")])
+def test_compare_maps_models_onto_common_classes(weights_dir, data_dir, sample, common):
+    at = page("pages/compare.py")
+    at.selectbox(key="compare_sample").set_value(sample).run()
+    assert not at.exception
+    votes = at.dataframe[0].value
+    assert list(votes["model"]) == list(REGISTRY)
+    assert (votes["common class"] == common).sum() >= 2  # the ImageNet classifier and the detector
+    assert any(common in s.value for s in at.success)

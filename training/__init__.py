@@ -1,0 +1,1 @@
+"""Offline training and evaluation scripts; each one runs on its own: python -m training.NAME --help."""

@@ -1,0 +1,148 @@
+"""What every training script shares: input pipelines, callbacks, and self-describing artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import frameworks
+from core.datasets import LabelledImages
+from core.weights import MODELS_DIR, PROJECT_ROOT
+
+
+def seed_everything(seed: int) -> None:
+    frameworks.keras().utils.set_random_seed(seed)
+
+
+def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0, one_hot: bool = True):
+    """A tf.data pipeline of (pixels as float32 0-255, label) batches; one-hot labels by default
+    (what label smoothing needs)."""
+    tf = frameworks.tensorflow()
+    dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=shuffle)
+    classes = len(data.classes)
+
+    def convert(x, y):
+        return tf.cast(x, tf.float32), (tf.one_hot(y, classes) if one_hot else y)
+
+    return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluate(model, data: LabelledImages, batch_size: int = 500) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of a probability-output model on `data`."""
+    probabilities = predict_probabilities(model, data, batch_size)
+    picked = probabilities[np.arange(len(data)), data.labels]
+    accuracy = float((probabilities.argmax(axis=1) == data.labels).mean())
+    return round(accuracy, 5), round(float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()), 5)
+
+
+def predict_probabilities(model, data: LabelledImages, batch_size: int = 500) -> np.ndarray:
+    return model.predict(batches(data, batch_size, shuffle=False).map(lambda x, y: x), verbose=0)
+
+
+def training_model(model, augment):
+    """The model with augmentation in front: the graph that trains; `model` alone is what we save."""
+    keras = frameworks.keras()
+    inputs = keras.Input(model.input_shape[1:], name="pixels")
+    return keras.Model(inputs, model(augment(inputs)), name=f"{model.name}_training")
+
+
+def epoch_timer():
+    """A callback that adds each epoch's wall time and learning rate to the logs."""
+    keras = frameworks.keras()
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+            learning_rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(np.asarray(learning_rate))
+
+    return Timer()
+
+
+@dataclass
+class Provenance:
+    data_source: str
+    data_digest: str
+    train_images: int
+    val_images: int
+    hardware: str
+    software: str
+    git_commit: str
+    started: str
+
+
+def provenance(source: str, train: LabelledImages, val: LabelledImages) -> Provenance:
+    keras = frameworks.keras()
+    return Provenance(
+        data_source=source,
+        data_digest=train.digest(),
+        train_images=len(train),
+        val_images=len(val),
+        hardware=hardware(),
+        software=f"keras {keras.__version__} ({keras.backend.backend()} backend), python {platform.python_version()}",
+        git_commit=git_commit(),
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+
+
+def hardware() -> str:
+    """CPU model and core count, plus the GPU when one is used."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    description = f"{cpu}, {os.cpu_count()} cores"
+    if os.environ.get("KERAS_BACKEND") == "torch":
+        torch = frameworks.torch()
+        if torch.cuda.is_available():
+            description += f", GPU {torch.cuda.get_device_name(0)}"
+    return description
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def save_artifact(model, sidecar: dict, out_dir: Path = MODELS_DIR) -> Path:
+    """Write <name>.keras and its JSON sidecar, which registers the model in core.registry."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = sidecar["name"]
+    path = out_dir / f"{name}.keras"
+    model.save(path)
+    sidecar = {**sidecar, "artifact": path.name, "artifact_bytes": path.stat().st_size}
+    (out_dir / f"{name}.json").write_text(json.dumps(sidecar, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def history_table(history) -> dict[str, list[float]]:
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"Cannot write {type(value).__name__} to JSON.")
