@@ -19,11 +19,14 @@ from core.weights import keras_cache_dir, resolve_file
 class KerasClassifier:
     """A loaded Keras model taking raw RGB pixels (0-255); shared, never mutated after loading."""
 
-    def __init__(self, spec: ModelSpec, model, labels: tuple[str, ...], fast_path: Path | None = None):
+    def __init__(
+        self, spec: ModelSpec, model, labels: tuple[str, ...], weights: Path, fast_path: Path | None = None
+    ):
         if len(labels) != model.output_shape[-1]:
             raise ValueError(f"{spec.name}: {len(labels)} labels for {model.output_shape[-1]} outputs.")
         tf = frameworks.tensorflow()
         self.spec = spec
+        self.weights = weights  # the file the model was loaded from
         self.model = model
         self.labels = labels
         self._outputs_probabilities = _ends_in_softmax(model)
@@ -72,7 +75,7 @@ def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> K
     fast_path = None
     if use_fast_runtime():
         fast_path = cached_export(spec.name, path, ".tflite", lambda target: export_tflite(model, target))
-    return KerasClassifier(spec, model, _labels(spec), fast_path)
+    return KerasClassifier(spec, model, _labels(spec), path, fast_path)
 
 
 def _build_application(spec: ModelSpec, weights: Path):

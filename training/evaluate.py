@@ -1,0 +1,132 @@
+"""Evaluate registered classifiers on their labelled test sets -> assets/metrics/<model>.json.
+
+    python -m training.evaluate                       # every classifier with a test set here
+    python -m training.evaluate --model cifar10_cnn   # one model
+
+ImageNet models use the 500-image sample in $VISION_DATA_DIR/imagenet-sample (probably ImageNet
+training images: a sanity check, not a validation figure); CIFAR-10 models the 10,000 test images.
+The dashboard reads these files and never evaluates anything itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from core import REGISTRY, get_model, load_image
+from core.datasets import CIFAR10_CLASSES
+from core.metrics import SCHEMA_VERSION, classification_metrics
+from core.runtimes import file_digest
+from core.weights import PROJECT_ROOT
+from training import common
+from training.cifar10 import data_dir, load_cifar10_test
+
+METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
+BATCH = 64
+LATENCY_RUNS = 50
+THROUGHPUT_BATCH = 32
+
+
+def test_set(name: str) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, str] | None:
+    """Images, labels and a description of the labelled set this model is evaluated on."""
+    spec = REGISTRY[name]
+    if spec.labels == CIFAR10_CLASSES:
+        test, source = load_cifar10_test()
+        return test.images, test.labels, f"{source}: the 10,000 official test images"
+    if spec.dataset == "ImageNet-1k":
+        folder = data_dir() / "imagenet-sample"
+        with open(folder / "labels.csv", newline="") as stream:
+            rows = list(csv.DictReader(stream))
+        images = [load_image(folder / row["filename"]) for row in tqdm(rows, desc="decode", unit="img")]
+        description = (f"ImageNet sample ({len(rows)} images, one per even class index; probably ImageNet "
+                       "training images, so a sanity check rather than a validation figure)")
+        return images, np.array([int(row["class_index"]) for row in rows]), description
+    return None
+
+
+def evaluate(name: str) -> dict | None:
+    found = test_set(name)
+    if found is None:
+        print(f"{name}: no labelled test set here; skipped")
+        return None
+    images, labels, description = found
+    model = get_model(name)
+    pixels = np.stack([model.model_input(image) for image in images])
+    probabilities = np.concatenate([
+        model.probabilities(pixels[i : i + BATCH])
+        for i in tqdm(range(0, len(pixels), BATCH), desc=name, unit="batch")
+    ])
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "model": name,
+        "task": "classify",
+        "dataset": description,
+        "labels": list(model.labels),
+        "classification": classification_metrics(labels, probabilities, model.labels),
+        "performance": performance(model, pixels),
+        "training": _training_summary(model.weights),
+        "provenance": {
+            "model_file": model.weights.name,
+            "model_sha256": file_digest(model.weights),
+            "git_commit": common.git_commit(),
+            "evaluated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "hardware": common.hardware(),
+        },
+    }
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    (METRICS_DIR / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    c = report["classification"]
+    print(f"{name}: accuracy {c['accuracy']:.4f}, macro-F1 {c['macro_f1']:.4f}, ECE {c['calibration']['ece']:.4f}")
+    return report
+
+
+def performance(model, pixels: np.ndarray) -> dict:
+    """Warm latency at batch 1 (the serving path) and throughput at batch 32, on this machine."""
+    for _ in range(5):
+        model.probabilities(pixels[:1])
+    latencies = []
+    for i in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        model.probabilities(pixels[i % len(pixels)][None])
+        latencies.append((time.perf_counter() - start) * 1000)
+    batch = pixels[:THROUGHPUT_BATCH]
+    model.probabilities(batch)
+    start = time.perf_counter()
+    for _ in range(5):
+        model.probabilities(batch)
+    throughput = 5 * len(batch) / (time.perf_counter() - start)
+    return {
+        "params": int(model.model.count_params()),
+        "size_bytes": model.weights.stat().st_size,
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),
+        "throughput_batch32_ips": round(throughput, 1),
+    }
+
+
+def _training_summary(weights: Path) -> dict | None:
+    """What our own training script recorded in the artifact's sidecar (None for pretrained models)."""
+    sidecar = weights.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    training = json.loads(sidecar.read_text()).get("training", {})
+    keep = ("history", "wall_time_s", "epochs_run", "val_accuracy", "config", "provenance")
+    return {key: training[key] for key in keep if key in training}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="a registered model (default: every classifier)")
+    args = parser.parse_args(argv)
+    for name in args.model or [n for n, s in REGISTRY.items() if s.task == "classify"]:
+        evaluate(name)
+
+
+if __name__ == "__main__":
+    main()
