@@ -90,3 +90,13 @@ def test_compare_maps_models_onto_common_classes(weights_dir, data_dir, sample, 
     assert list(votes["model"]) == list(REGISTRY)
     assert (votes["common class"] == common).sum() >= 2  # the ImageNet classifier and the detector
     assert any(common in s.value for s in at.success)
+
+
+def test_moving_a_slider_reuses_the_cached_result(weights_dir):
+    """A warm rerun must not run the model again: the reported latency (a fresh timing on every
+    real inference) stays exactly the same."""
+    at = page("pages/predict.py")
+    before = [c.value for c in at.caption if " ms" in c.value]
+    at.slider[0].set_value(3).run()
+    assert not at.exception and len(at.get("plotly_chart")) >= 1
+    assert [c.value for c in at.caption if " ms" in c.value] == before
