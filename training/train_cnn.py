@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from core import frameworks
-from core.weights import MODELS_DIR
+from core.weights import MODELS_DIR, PROJECT_ROOT
 from training import common
 from training.architectures import augmentation, cifar_resnet
 from training.cifar10 import load_cifar10
@@ -111,7 +111,7 @@ def describe(args, model, history, data, provenance, wall_time: float) -> dict:
         "gradcam_layer": "stage3_res_add",
         "training": {
             "script": "training/train_cnn.py",
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "config": {k: (_portable(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "provenance": provenance,
             "epochs_run": len(table["loss"]),
             "wall_time_s": round(wall_time, 1),
@@ -123,6 +123,14 @@ def describe(args, model, history, data, provenance, wall_time: float) -> dict:
             "test_loss": test_loss,
         },
     }
+
+
+def _portable(path: Path) -> str:
+    """A path relative to the project when it lies inside it, so no machine's path is recorded."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> None:
