@@ -45,8 +45,8 @@ def _residual(x, filters: int, name: str):
 def cifar_resnet(width: int = 32, dropout: float = 0.0, num_classes: int = 10, input_size: int = 32):
     """A ResNet-9-style network (Myrtle/Page, DAWNBench): few layers, wide, fast on a CPU.
 
-    Widths are width, 2w, 4w, 8w over three stages; the last convolution, `stage3_res_b_conv`, is the
-    Grad-CAM layer.
+    Widths are width, 2w, 4w, 8w over three stages; the last feature map, `stage3_res_add` (after the
+    final residual block), is the Grad-CAM layer recorded in the sidecar.
     """
     keras = frameworks.keras()
     layers = keras.layers
