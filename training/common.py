@@ -21,9 +21,9 @@ def seed_everything(seed: int) -> None:
     frameworks.keras().utils.set_random_seed(seed)
 
 
-def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0, one_hot: bool = True):
-    """A tf.data pipeline of (pixels as float32 0-255, label) batches; one-hot labels by default
-    (what label smoothing needs)."""
+def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0):
+    """A tf.data pipeline of (pixels as float32 0-255, one-hot label) batches (label smoothing
+    needs one-hot labels)."""
     tf = frameworks.tensorflow()
     dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
     if shuffle:
@@ -32,7 +32,7 @@ def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0,
     classes = len(data.classes)
 
     def convert(x, y):
-        return tf.cast(x, tf.float32), (tf.one_hot(y, classes) if one_hot else y)
+        return tf.cast(x, tf.float32), tf.one_hot(y, classes)
 
     return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
