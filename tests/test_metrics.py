@@ -48,9 +48,14 @@ def test_misclassified_cells_keep_indices():
 def test_committed_metrics_follow_the_schema(path):
     report = json.loads(path.read_text())
     assert report["schema_version"] == SCHEMA_VERSION and report["model"] == path.stem
+    assert report["performance"]["latency_p50_ms"] > 0 and len(report["provenance"]["model_sha256"]) == 64
+    if report["task"] == "detect":
+        d = report["detection"]
+        assert 0 < d["map50_95"] < d["map50"] <= 1 and d["per_class"] and d["thresholds"]["confidence"] == 0.001
+        assert abs(d["cross_check"]["map50_95"] - d["map50_95"]) <= 0.005  # two implementations agree
+        return
     c = report["classification"]
     assert 0 <= c["accuracy"] <= 1 and 0 <= c["calibration"]["ece"] <= 1
     assert sum(b["count"] for b in c["calibration"]["bins"]) == c["images"]
-    assert report["performance"]["latency_p50_ms"] > 0 and len(report["provenance"]["model_sha256"]) == 64
     wrong = sum(len(v) for v in c["misclassified"].values())
     assert wrong == round(c["images"] * (1 - c["accuracy"]))

@@ -1,10 +1,11 @@
-"""Evaluate registered classifiers on their labelled test sets -> assets/metrics/<model>.json.
+"""Evaluate registered models on their labelled test sets -> assets/metrics/<model>.json.
 
-    python -m training.evaluate                       # every classifier with a test set here
+    python -m training.evaluate                       # every model with a test set here
     python -m training.evaluate --model cifar10_cnn   # one model
 
 ImageNet models use the 500-image sample in $VISION_DATA_DIR/imagenet-sample (probably ImageNet
-training images: a sanity check, not a validation figure); CIFAR-10 models the 10,000 test images.
+training images: a sanity check, not a validation figure); CIFAR-10 models the 10,000 test images;
+COCO detectors coco128 in $VISION_DATA_DIR/coco128 (Ultralytics' validator, checked by pycocotools).
 The dashboard reads these files and never evaluates anything itself.
 """
 
@@ -23,11 +24,11 @@ from core import REGISTRY, get_model, load_image
 from core.datasets import CIFAR10_CLASSES
 from core.metrics import SCHEMA_VERSION, classification_metrics
 from core.runtimes import file_digest
-from core.weights import PROJECT_ROOT
 from training import common
 from training.cifar10 import data_dir, load_cifar10_test
+from training.detection import evaluate_yolo_folder
 
-METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
+METRICS_DIR = common.METRICS_DIR
 BATCH = 64
 LATENCY_RUNS = 50
 THROUGHPUT_BATCH = 32
@@ -51,6 +52,8 @@ def test_set(name: str) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, str]
 
 
 def evaluate(name: str) -> dict | None:
+    if REGISTRY[name].task == "detect":
+        return evaluate_detector(name)
     found = test_set(name)
     if found is None:
         print(f"{name}: no labelled test set here; skipped")
@@ -71,19 +74,68 @@ def evaluate(name: str) -> dict | None:
         "classification": classification_metrics(labels, probabilities, model.labels),
         "performance": performance(model, pixels),
         "training": _training_summary(model.weights),
-        "provenance": {
-            "model_file": model.weights.name,
-            "model_sha256": file_digest(model.weights),
-            "git_commit": common.git_commit(),
-            "evaluated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "hardware": common.hardware(),
-        },
+        "provenance": _provenance(model.weights),
     }
-    METRICS_DIR.mkdir(parents=True, exist_ok=True)
-    (METRICS_DIR / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    _write(report)
     c = report["classification"]
     print(f"{name}: accuracy {c['accuracy']:.4f}, macro-F1 {c['macro_f1']:.4f}, ECE {c['calibration']['ece']:.4f}")
     return report
+
+
+def evaluate_detector(name: str) -> dict | None:
+    folder = data_dir() / "coco128"
+    if REGISTRY[name].dataset != "COCO 2017" or not folder.is_dir():
+        print(f"{name}: no labelled detection set here ({folder}); skipped")
+        return None
+    model = get_model(name)
+    print(f"{name}: validating on {folder.name} (Ultralytics, then pycocotools)...", flush=True)
+    detection = evaluate_yolo_folder(model.weights, folder, dict(enumerate(model.labels)))
+    images = [load_image(path) for path in sorted((folder / "images" / "train2017").glob("*.jpg"))[:LATENCY_RUNS]]
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "model": name,
+        "task": "detect",
+        "dataset": f"coco128 ({detection['images']} images, {detection['instances']} boxes; COCO train2017 images "
+                   "that COCO-trained detectors have seen, so a sanity check rather than a validation figure)",
+        "labels": list(model.labels),
+        "detection": detection,
+        "performance": detector_performance(model, images),
+        "training": None,
+        "provenance": _provenance(model.weights),
+    }
+    _write(report)
+    d, check = report["detection"], report["detection"]["cross_check"]
+    print(f"{name}: mAP50-95 {d['map50_95']:.4f} (pycocotools {check['map50_95']:.4f}), mAP50 {d['map50']:.4f}")
+    return report
+
+
+def detector_performance(model, images: list[np.ndarray]) -> dict:
+    """Warm latency per image at the model's input size (the serving path), and images per second."""
+    model.predict(images[0])
+    latencies = [model.predict(image).latency_ms for image in images]
+    return {
+        "params": int(sum(p.numel() for p in model.network().parameters())),
+        "size_bytes": model.weights.stat().st_size,
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),
+        "throughput_batch32_ips": None,  # detections run one image at a time here
+        "throughput_ips": round(1000 * len(latencies) / sum(latencies), 1),
+    }
+
+
+def _provenance(weights: Path) -> dict:
+    return {
+        "model_file": weights.name,
+        "model_sha256": file_digest(weights),
+        "git_commit": common.git_commit(),
+        "evaluated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "hardware": common.hardware(),
+    }
+
+
+def _write(report: dict) -> None:
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    (METRICS_DIR / f"{report['model']}.json").write_text(json.dumps(report, indent=1) + "\n")
 
 
 def performance(model, pixels: np.ndarray) -> dict:
@@ -122,9 +174,9 @@ def _training_summary(weights: Path) -> dict | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="a registered model (default: every classifier)")
+    parser.add_argument("--model", action="append", help="a registered model (default: every one)")
     args = parser.parse_args(argv)
-    for name in args.model or [n for n, s in REGISTRY.items() if s.task == "classify"]:
+    for name in args.model or list(REGISTRY):
         evaluate(name)
 
 
