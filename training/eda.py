@@ -1,0 +1,171 @@
+"""Dataset reports for the app's data page -> assets/eda/ (JSON figures + PNG image grids).
+
+    python -m training.eda
+
+CIFAR-10: class counts per split, image sizes, pixel statistics, a sample grid per class and a grid
+of augmented samples. coco128: boxes per class, box sizes, boxes per image, image sizes. Each report
+ends with findings written from the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core.weights import PROJECT_ROOT
+from training.cifar10 import data_dir, load_cifar10
+
+EDA_DIR = PROJECT_ROOT / "assets" / "eda"
+SAMPLES_PER_CLASS = 10
+AUGMENTED_IMAGES, AUGMENTED_VIEWS = 8, 6
+CELL = 64  # pixels per CIFAR image in the grids (2x upscaled)
+SMALL_BOX = 32 * 32  # COCO's "small" objects: under 32x32 pixels
+
+
+def cifar10_report(out: Path) -> dict:
+    data = load_cifar10()
+    splits = {"train": data.train, "val": data.val, "test": data.test}
+    counts = {name: np.bincount(split.labels, minlength=len(split.classes)).tolist() for name, split in splits.items()}
+    pixels = data.train.images.reshape(-1, 3).astype(np.float64)
+    report = {
+        "dataset": data.source,
+        "classes": list(data.train.classes),
+        "counts": counts,
+        "image_size": list(data.train.images.shape[1:3]),
+        "pixel_mean": pixels.mean(axis=0).round(2).tolist(),
+        "pixel_std": pixels.std(axis=0).round(2).tolist(),
+        "class_brightness": [round(float(data.train.images[data.train.labels == c].mean()), 1)
+                             for c in range(len(data.train.classes))],
+    }
+    report["findings"] = cifar10_findings(report)
+    sample_grid(data.train).save(out / "cifar10_samples.png")
+    augmentation_grid(data.train).save(out / "cifar10_augmented.png")
+    report["images"] = {"samples": "cifar10_samples.png", "augmented": "cifar10_augmented.png"}
+    return report
+
+
+def cifar10_findings(report: dict) -> list[str]:
+    counts = report["counts"]
+    balanced = all(len(set(c)) == 1 for c in counts.values())
+    sizes = ", ".join(f"{name} {sum(c):,}" for name, c in counts.items())
+    brightness = report["class_brightness"]
+    darkest, brightest = int(np.argmin(brightness)), int(np.argmax(brightness))
+    return [
+        ("Balanced: every class has the same number of images in each split" if balanced else "Imbalanced classes")
+        + f" ({sizes}).",
+        f"All images are {report['image_size'][0]}x{report['image_size'][1]} pixels: the ImageNet models must "
+        "upscale them, and fine detail is simply not there.",
+        f"Mean brightness ranges from {brightness[darkest]} ({report['classes'][darkest]}) to {brightness[brightest]} "
+        f"({report['classes'][brightest]}) of 255: backgrounds (sky, sea) differ by class, a shortcut a model can learn.",
+        "This copy is JPEG-re-encoded (quality 75): compression artefacts on 32-pixel images, figures can differ by "
+        "about a point from the official pixels.",
+    ]
+
+
+def sample_grid(data, rng_seed: int = 0) -> Image.Image:
+    """SAMPLES_PER_CLASS random training images per class, one row per class, labelled."""
+    rng = np.random.default_rng(rng_seed)
+    rows = [data.images[rng.choice(np.flatnonzero(data.labels == c), SAMPLES_PER_CLASS, replace=False)]
+            for c in range(len(data.classes))]
+    return _grid(rows, list(data.classes))
+
+
+def augmentation_grid(data, seed: int = 0) -> Image.Image:
+    """A few training images (left) and AUGMENTED_VIEWS - 1 draws of the training augmentation each."""
+    from core import frameworks
+    from training.architectures import augmentation
+
+    frameworks.keras().utils.set_random_seed(seed)
+    picked = np.random.default_rng(seed).choice(len(data), AUGMENTED_IMAGES, replace=False)
+    originals = data.images[picked]
+    augment = augmentation()
+    views = [originals] + [np.asarray(augment(originals.astype(np.float32), training=True)) for _ in range(AUGMENTED_VIEWS - 1)]
+    rows = [np.stack([view[i] for view in views]) for i in range(AUGMENTED_IMAGES)]
+    return _grid(rows, [f"{data.classes[data.labels[i]]}: original, {AUGMENTED_VIEWS - 1} augmented" for i in picked], label_width=170)
+
+
+def _grid(rows: list[np.ndarray], labels: list[str], label_width: int = 150) -> Image.Image:
+    columns = max(len(row) for row in rows)
+    canvas = Image.new("RGB", (label_width + columns * CELL, len(rows) * CELL), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, (row, label) in enumerate(zip(rows, labels)):
+        draw.text((6, r * CELL + CELL // 2 - 6), label, fill="black")
+        for c, image in enumerate(row):
+            tile = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).resize((CELL, CELL), Image.NEAREST)
+            canvas.paste(tile, (label_width + c * CELL, r * CELL))
+    return canvas
+
+
+def coco128_report(folder: Path, names: list[str]) -> dict:
+    """Box statistics from the YOLO label files (class cx cy w h, normalised to the image)."""
+    images = sorted((folder / "images" / "train2017").glob("*.jpg"))
+    sizes, per_class, per_image, areas, relative = [], np.zeros(len(names), int), [], [], []
+    for path in images:
+        width, height = Image.open(path).size
+        sizes.append((width, height))
+        label_file = folder / "labels" / "train2017" / f"{path.stem}.txt"
+        rows = np.loadtxt(label_file, ndmin=2) if label_file.is_file() else np.zeros((0, 5))
+        per_image.append(len(rows))
+        for cls, _, _, w, h in rows:
+            per_class[int(cls)] += 1
+            areas.append(w * width * h * height)
+            relative.append(float(np.sqrt(w * h)))
+    label_stems = {p.stem for p in (folder / "labels" / "train2017").glob("*.txt")}
+    report = {
+        "dataset": f"coco128 ({len(images)} images)",
+        "box_counts": {names[c]: int(n) for c, n in enumerate(per_class) if n},
+        "boxes_per_image": np.bincount(per_image).tolist(),
+        "box_area_px": np.histogram(np.sqrt(areas), bins=[0, 8, 16, 32, 64, 96, 128, 256, 640])[0].tolist(),
+        "box_area_bins": [0, 8, 16, 32, 64, 96, 128, 256, 640],
+        "box_relative_size": np.histogram(relative, bins=10, range=(0, 1))[0].tolist(),
+        "image_sizes": {"width": _stats([w for w, _ in sizes]), "height": _stats([h for _, h in sizes])},
+        "small_boxes": int(np.sum(np.asarray(areas) < SMALL_BOX)),
+        "boxes": len(areas),
+        "images_without_labels": sorted(p.name for p in images if p.stem not in label_stems),
+        "labels_without_images": sorted(f"{s}.txt" for s in label_stems - {p.stem for p in images}),
+    }
+    report["findings"] = coco128_findings(report)
+    return report
+
+
+def coco128_findings(report: dict) -> list[str]:
+    counts = sorted(report["box_counts"].items(), key=lambda item: -item[1])
+    top, total = counts[0], report["boxes"]
+    rare = [name for name, n in counts if n <= 2]
+    return [
+        f"Imbalanced: {top[0]} has {top[1]} of {total} boxes ({top[1] / total:.0%}); {len(rare)} of "
+        f"{len(counts)} classes have at most 2 boxes, so their per-class AP rests on one or two objects.",
+        f"{report['small_boxes']} boxes ({report['small_boxes'] / total:.0%}) are small (under 32x32 pixels), "
+        "where detectors are weakest.",
+        f"{len(report['images_without_labels'])} images have no label file (every detection there is a false "
+        f"positive) and {len(report['labels_without_images'])} label files have no image.",
+        "These are COCO train2017 images, which COCO-trained detectors have seen: a sanity check, not a benchmark.",
+    ]
+
+
+def _stats(values: list[int]) -> dict:
+    return {"min": int(np.min(values)), "median": float(np.median(values)), "max": int(np.max(values))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=EDA_DIR)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    from core import get_model
+
+    reports = {"cifar10": cifar10_report(args.out)}
+    coco = data_dir() / "coco128"
+    if coco.is_dir():
+        reports["coco128"] = coco128_report(coco, list(get_model("yolo11n").labels))
+    for name, report in reports.items():
+        (args.out / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+        print(f"{name}:", *report["findings"], sep="\n  - ")
+
+
+if __name__ == "__main__":
+    main()
