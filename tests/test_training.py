@@ -57,7 +57,7 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_pat
 
     monkeypatch.setenv("VISION_RUNTIME", "native")  # no TFLite export of a throw-away model
     sidecar = train_cnn.train(train_cnn.parse_args(
-        ["--epochs", "1", "--limit-per-class", "30", "--width", "8", "--batch-size", "64", "--out", str(tmp_path)]
+        ["--epochs", "1", "--limit-per-class", "30", "--widths", "8,16,16", "--batch-size", "64", "--out", str(tmp_path)]
     ))
     assert sidecar["training"]["epochs_run"] == 1 and len(sidecar["training"]["history"]["loss"]) == 1
     spec = spec_from_sidecar(tmp_path / "cifar10_cnn.json")
@@ -66,3 +66,35 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_pat
     result = model.predict(photos["dog"])
     assert isinstance(result, Classification) and result.model_input.shape == (32, 32, 3)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-4
+
+
+def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir, weights_dir, tmp_path, monkeypatch, photos):
+    from training import train_transfer
+
+    monkeypatch.setenv("VISION_RUNTIME", "native")
+    monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["--limit-per-class", "20", "--head-epochs", "1", "--fine-tune-epochs", "1", "--input-size", "96",
+            "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
+    sidecar = train_transfer.train(train_transfer.parse_args(args))
+    assert sidecar["training"]["phases"] == {"head_epochs": 1, "fine_tune_epochs": 1}
+    assert list((tmp_path / "cache" / "features").glob("*.npz"))  # the frozen bottom ran once, then cached
+    model = load_keras_classifier(spec_from_sidecar(tmp_path / "mobilenet_v2_cifar10.json"),
+                                  str(tmp_path / "mobilenet_v2_cifar10.keras"))
+    assert model.model.get_layer("Conv_1") is not None  # flat graph: Grad-CAM reaches the layer by name
+    batch_norms = [layer for layer in model.model.layers if type(layer).__name__ == "BatchNormalization"]
+    assert batch_norms and not any(layer.trainable for layer in batch_norms)
+    result = model.predict(photos["bus"])
+    assert result.model_input.shape == (32, 32, 3) and abs(float(result.probabilities.sum()) - 1) < 1e-4
+
+
+def test_transfer_bottom_is_untouched_by_fine_tuning(data_dir, weights_dir):
+    """Everything at or below the cut layer keeps its ImageNet weights; only the top is unfrozen."""
+    from training import features, train_transfer
+
+    weights = features.resolve_no_top_weights(train_transfer.NO_TOP_WEIGHTS, None)
+    model = train_transfer.build(weights, 96, 0.2)
+    unfrozen = train_transfer.unfreeze_above(model, train_transfer.CUT_LAYER)
+    names = [layer.name for layer in model.layers]
+    cut = names.index(train_transfer.CUT_LAYER)
+    assert unfrozen > 0 and not any(layer.trainable_weights for layer in model.layers[: cut + 1])
+    assert all(not layer.trainable for layer in model.layers if type(layer).__name__ == "BatchNormalization")

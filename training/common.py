@@ -9,12 +9,15 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from core import frameworks
 from core.datasets import LabelledImages
 from core.weights import MODELS_DIR, PROJECT_ROOT
+
+METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
 
 
 def seed_everything(seed: int) -> None:
@@ -136,8 +139,54 @@ def save_artifact(model, sidecar: dict, out_dir: Path = MODELS_DIR) -> Path:
     return path
 
 
+def sidecar(args, model, history, data, provenance, wall_time: float, **describe) -> dict:
+    """The JSON sidecar of a CIFAR-10 model: what the registry needs plus how it was trained and how
+    it scored. `describe` gives title, description, gradcam_layer and script."""
+    table = history_table(history)
+    val_accuracy, val_loss = evaluate(model, data.val)
+    test_accuracy, test_loss = evaluate(model, data.test)  # reported only, never used to choose
+    return {
+        "name": args.name,
+        "title": describe["title"],
+        "dataset": "CIFAR-10",
+        "description": describe["description"],
+        "labels": list(data.train.classes),
+        "input_size": int(model.input_shape[1]),
+        "resize": "stretch",
+        "gradcam_layer": describe["gradcam_layer"],
+        "training": {
+            "script": describe["script"],
+            "config": {k: (portable_path(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "provenance": provenance,
+            "epochs_run": len(table["loss"]),
+            "wall_time_s": round(wall_time, 1),
+            "params": int(model.count_params()),
+            "history": table,
+            "val_accuracy": val_accuracy,
+            "val_loss": val_loss,
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+        },
+    }
+
+
+def portable_path(path: Path) -> str:
+    """A path relative to the project when it lies inside it, so no machine's path is recorded."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def history_table(history) -> dict[str, list[float]]:
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def joined_history(*histories):
+    """Several fit() histories as one, epoch after epoch (phases of one training run)."""
+    keys = histories[0].history.keys()
+    joined = {key: [v for h in histories for v in h.history.get(key, [])] for key in keys}
+    return SimpleNamespace(history=joined)
 
 
 def _jsonable(value):
