@@ -9,5 +9,6 @@ PAGES = [
     st.Page("pages/predict.py", title="Predict", icon=":material/label:", url_path="predict"),
     st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:", url_path="detect"),
     st.Page("pages/compare.py", title="Compare", icon=":material/view_column:", url_path="compare"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/visibility:", url_path="explain"),
 ]
 st.navigation(PAGES).run()

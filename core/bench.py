@@ -58,3 +58,37 @@ def print_benchmark(names: list[str], runs: int, image_path: str | None = None) 
         t = benchmark(name, image, runs)
         print(f"{t.model:<22} {t.load_s:>7.1f} {t.model_p50_ms:>13.1f} {t.model_p95_ms:>13.1f} {t.total_p50_ms:>13.1f}")
     return 0
+
+
+def print_explain_benchmark(names: list[str], runs: int, image_path: str | None = None) -> int:
+    """Per-method latency of the heatmap alone (no faithfulness test), against one forward pass of
+    the same Keras graph: the figure the 1.5x goal is about."""
+    from core.explain import explain, methods_for
+
+    image = load_image(image_path) if image_path else default_image()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"image {image.shape[1]}×{image.shape[0]}; {runs} warm runs")
+    print(f"{'model':<22} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'x forward':>10}")
+    for name in names:
+        model = get_model(name)
+        forward = _forward_ms(model, image, runs) if model.spec.task == "classify" else None
+        for method in methods_for(model):
+            method_runs = max(3, runs // 10) if method in ("scorecam", "eigencam") else runs
+            times = [explain(model, image, method, faithfulness=False).latency_ms for _ in range(method_runs + 2)][2:]
+            ratio = f"{np.percentile(times, 50) / forward:>10.2f}" if forward else f"{'':>10}"
+            print(f"{name:<22} {method:<10} {np.percentile(times, 50):>8.1f} {np.percentile(times, 95):>8.1f} {ratio}")
+    return 0
+
+
+def _forward_ms(model, image: np.ndarray, runs: int) -> float:
+    """p50 of one forward pass through the Keras graph (the graph the heatmaps differentiate)."""
+    batch = model.model_input(image)[None].astype(np.float32)
+    forward = model._forward  # the traced Keras graph, not the TFLite fast path
+    for _ in range(WARM_UP_RUNS):
+        forward(batch)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        np.asarray(forward(batch))
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(times, 50))

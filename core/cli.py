@@ -1,4 +1,4 @@
-"""Command line: `python -m core models|predict|bench ...` (see README)."""
+"""Command line: `python -m core models|predict|explain|bench ...` (see README)."""
 
 from __future__ import annotations
 
@@ -42,10 +42,24 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--weights", metavar="PATH", help="use this weights file instead of searching")
     predict.set_defaults(handler=_predict)
 
+    explain = commands.add_parser("explain", help="heatmap of why a model answers what it does")
+    explain.add_argument("image", metavar="IMAGE")
+    explain.add_argument("--model", required=True, help="a registered model name")
+    explain.add_argument("--method", choices=["gradcam", "gradcam++", "scorecam", "eigencam"],
+                         help="default: gradcam for classifiers, eigencam for detectors")
+    explain.add_argument("--target", help="class label or index to explain (default: the top class)")
+    explain.add_argument("--box", type=int, help="detectors: index of the detection to explain")
+    explain.add_argument("--layer", help="layer name (default: the model's Grad-CAM layer)")
+    explain.add_argument("--out", metavar="OVERLAY.png", help="write the heatmap over the image here")
+    explain.add_argument("--opacity", type=float, default=0.5)
+    explain.add_argument("--json", action="store_true", help="print the result as JSON")
+    explain.set_defaults(handler=_explain)
+
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
     bench.add_argument("--model", action="append", help="a model to time (default: all)")
     bench.add_argument("--runs", type=int, default=50, help="timed runs per model")
     bench.add_argument("--image", help="image to time on (default: bus.jpg from VISION_DATA_DIR)")
+    bench.add_argument("--explain", action="store_true", help="time each explanation method instead")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -142,7 +156,37 @@ def _progress(items: list[str], enabled: bool):
     return tqdm(items, desc="images", unit="img", file=sys.stderr)
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from core.bench import print_benchmark
+def _explain(args: argparse.Namespace) -> int:
+    from core.explain import explain
+    from core.loading import get_model
 
-    return print_benchmark(args.model or list(REGISTRY), runs=args.runs, image_path=args.image)
+    get_spec(args.model)
+    try:
+        image = load_image(args.image)
+        model = get_model(args.model)
+        result = explain(model, image, args.method, args.target, args.layer, args.box)
+    except (ImageError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.out:
+        from PIL import Image
+
+        from core.drawing import overlay_heatmap
+
+        Image.fromarray(overlay_heatmap(image, result.heatmap, args.opacity)).save(args.out)
+    row = {"image": args.image, **result.to_dict()}
+    if args.json:
+        print(json.dumps(row))
+    else:
+        f = result.faithfulness
+        score = f" faithfulness {f.drop:.2f} vs random {f.random_drop:.2f};" if f else ""
+        print(f"{args.image}: {result.method} for {result.target.label} ({result.target.score:.1%}) at {result.layer};"
+              f"{score} peak {result.peak} ({result.latency_ms:.0f} ms)")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from core.bench import print_benchmark, print_explain_benchmark
+
+    run = print_explain_benchmark if args.explain else print_benchmark
+    return run(args.model or list(REGISTRY), runs=args.runs, image_path=args.image)

@@ -38,3 +38,24 @@ def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
         canvas, boxes, labels=labels
     )
     return np.asarray(canvas).copy()
+
+
+COLORMAPS = ("jet", "turbo", "inferno", "viridis")
+
+
+def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, colormap: str = "jet") -> np.ndarray:
+    """`heatmap` (H x W in [0, 1], same size as `image`) coloured and blended over `image`."""
+    coloured = colour_heatmap(heatmap, colormap)
+    blended = (1 - opacity) * image.astype(np.float32) + opacity * coloured.astype(np.float32)
+    return np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def colour_heatmap(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """A [0, 1] map as an RGB uint8 image through one of OpenCV's colour maps."""
+    import cv2
+
+    if colormap not in COLORMAPS:
+        raise ValueError(f"Unknown colour map {colormap!r}; choose one of {', '.join(COLORMAPS)}.")
+    levels = np.uint8(np.clip(np.nan_to_num(heatmap), 0, 1) * 255)
+    bgr = cv2.applyColorMap(levels, getattr(cv2, f"COLORMAP_{colormap.upper()}"))
+    return bgr[:, :, ::-1].copy()  # OpenCV colours come out BGR

@@ -32,3 +32,17 @@ def _center_crop(picture: Image.Image, size: int, crop_fraction: float) -> Image
     resized = picture.resize((new_width, new_height), Image.Resampling.BILINEAR)
     left, top = (new_width - size) // 2, (new_height - size) // 2
     return resized.crop((left, top, left + size, top + size))
+
+
+def input_region(shape: tuple[int, int], size: int, mode: str = "stretch", crop_fraction: float = 1.0) -> tuple[float, ...]:
+    """Where the model's input comes from in the original image (height, width = `shape`):
+    (left, top, width, height) in original pixels. The whole image when stretched."""
+    height, width = shape
+    if mode == "stretch":
+        return 0.0, 0.0, float(width), float(height)
+    shorter = max(size, round(size / crop_fraction))
+    scale = shorter / min(width, height)
+    new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
+    scale_x, scale_y = new_width / width, new_height / height
+    left, top = (new_width - size) // 2, (new_height - size) // 2
+    return left / scale_x, top / scale_y, size / scale_x, size / scale_y

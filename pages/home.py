@@ -15,6 +15,8 @@ st.page_link("pages/predict.py", label="Predict: classify images with every clas
 st.page_link("pages/detect.py", label="Detect: find objects with boxes and scores", icon=":material/center_focus_strong:")
 st.page_link("pages/compare.py", label="Compare: all models on one image, and whether they agree",
              icon=":material/view_column:")
+st.page_link("pages/explain.py", label="Explain: heatmaps of what each model looks at, and how faithful they are",
+             icon=":material/visibility:")
 
 st.subheader("Registered models")
 st.dataframe(

@@ -100,3 +100,32 @@ def test_moving_a_slider_reuses_the_cached_result(weights_dir):
     at.slider[0].set_value(3).run()
     assert not at.exception and len(at.get("plotly_chart")) >= 1
     assert [c.value for c in at.caption if " ms" in c.value] == before
+
+
+def test_explain_renders_and_switches_method_and_target(weights_dir):
+    at = page("pages/explain.py")
+    assert not at.exception
+    assert at.selectbox(key="explain_model").value == "mobilenet_v2"
+    assert len(at.get("image")) == 3 and "Score drop" in "\n".join(m.label for m in at.metric)
+    first_target = at.selectbox(key="explain_target").value
+    at.selectbox(key="explain_method_mobilenet_v2").set_value("scorecam").run()
+    assert not at.exception and "most active channels" in texts(at)
+    second = at.selectbox(key="explain_target").options[1]
+    at.selectbox(key="explain_target").set_value(second).run()
+    assert not at.exception and at.selectbox(key="explain_target").value != first_target
+    assert second.split(" (")[0] in texts(at)  # the overlay's caption names the new target
+
+
+def test_explain_detector_box_and_comparison_views(weights_dir):
+    at = page("pages/explain.py")
+    at.selectbox(key="explain_sample").set_value("bus (Ultralytics)").run()
+    at.selectbox(key="explain_model").set_value("yolo11n").run()
+    assert not at.exception
+    boxes = at.selectbox(key="explain_box").options
+    assert boxes[0] == "all detections" and any("bus" in b for b in boxes)
+    bus = next(i for i, b in enumerate(boxes) if "bus" in b) - 1  # options show labels; values are box indices
+    at.selectbox(key="explain_box").set_value(bus).run()
+    assert not at.exception and "restricted to the chosen box" in texts(at)
+    at.radio(key="explain_view").set_value("Compare models").run()
+    assert not at.exception
+    assert all(name in texts(at) for name in REGISTRY if REGISTRY[name].task == "classify")

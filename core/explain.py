@@ -1,0 +1,175 @@
+"""Explanations: which pixels made a model answer what it did, and a check that the map means it.
+
+`explain(model, image, method)` returns an Explanation: a heatmap over the original image (H x W,
+floats in [0, 1]), the target, the layer, the time taken and a faithfulness score. Drawing the
+heatmap is core.drawing.overlay_heatmap. Keras classifiers get Grad-CAM, Grad-CAM++ and Score-CAM
+(core.cam); the YOLO detector gets EigenCAM (core.eigencam).
+
+Faithfulness (a deletion test): blur the most salient FRACTION of the pixels and measure how much
+the target's score drops, relative to its score before; do the same with random smooth maps
+(blobs, like real maps, not scattered pixels). A map that beats random points at what matters.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from core import cam
+from core.preprocess import input_region
+
+CLASSIFIER_METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
+DETECTOR_METHODS = {"eigencam": "EigenCAM"}
+FRACTION = 0.2  # of the pixels blurred by the faithfulness test
+RANDOM_MAPS = 5
+RANDOM_MAP_CELLS = 7  # random maps are 7x7 noise upsampled: blobs the size of a CAM's
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    index: int
+    score: float  # the model's probability (or box confidence) for it
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    drop: float  # relative drop of the target's score when the top FRACTION of the map is blurred
+    random_drop: float  # the same for random maps (mean of RANDOM_MAPS)
+    fraction: float = FRACTION
+
+    def to_dict(self) -> dict:
+        return {"drop": round(self.drop, 4), "random_drop": round(self.random_drop, 4), "fraction": self.fraction}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    model: str
+    method: str
+    target: Target
+    layer: str
+    heatmap: np.ndarray = field(repr=False)  # H x W float32 in [0, 1], over the original image
+    faithfulness: Faithfulness | None
+    latency_ms: float  # the map alone, without the faithfulness test
+    note: str = ""
+    box: tuple[float, float, float, float] | None = None  # the detection explained, if any
+
+    @property
+    def peak(self) -> tuple[int, int]:
+        """(x, y) of the heatmap's maximum, in original-image pixels."""
+        y, x = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
+        return int(x), int(y)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "method": self.method,
+            "target": {"label": self.target.label, "index": self.target.index, "score": round(self.target.score, 6)},
+            "layer": self.layer,
+            "faithfulness": self.faithfulness.to_dict() if self.faithfulness else None,
+            "heatmap_peak": list(self.peak),
+            "latency_ms": round(self.latency_ms, 2),
+            "note": self.note,
+        }
+
+
+def methods_for(model) -> dict[str, str]:
+    return DETECTOR_METHODS if model.spec.task == "detect" else CLASSIFIER_METHODS
+
+
+def explain(model, image: np.ndarray, method: str | None = None, target: int | str | None = None,
+            layer: str | None = None, box: int | None = None, faithfulness: bool = True) -> Explanation:
+    """Explain `model`'s answer for `image` (RGB uint8). `target` is a class index or label for a
+    classifier (default: the top class); `box` the index of a detection for the detector (default:
+    every detection orients the map, and the most confident one is scored)."""
+    methods = methods_for(model)
+    method = method or next(iter(methods))
+    if method not in methods:
+        raise ValueError(f"{model.spec.name} supports {', '.join(methods)}, not {method!r}.")
+    if model.spec.task == "detect":
+        from core.explain_detector import explain_detection
+
+        return explain_detection(model, image, layer, box, faithfulness)
+    return _explain_classifier(model, image, method, target, layer, faithfulness)
+
+
+def resolve_target(model, probabilities: np.ndarray, target: int | str | None) -> Target:
+    if target is None:
+        index = int(np.argmax(probabilities))
+    elif isinstance(target, str) and not target.lstrip("-").isdigit():
+        if target not in model.labels:
+            raise ValueError(f"{target!r} is not a class of {model.spec.name}.")
+        index = model.labels.index(target)
+    else:
+        index = int(target)
+        if not 0 <= index < len(model.labels):
+            raise ValueError(f"Class index {index} is outside 0..{len(model.labels) - 1} for {model.spec.name}.")
+    return Target(model.labels[index], index, float(probabilities[index]))
+
+
+def _explain_classifier(model, image, method, target, layer, with_faithfulness) -> Explanation:
+    pixels = model.model_input(image)
+    probabilities = model.probabilities(pixels[None])[0]
+    chosen = resolve_target(model, probabilities, target)
+    layer = layer or model.spec.gradcam_layer or cam.spatial_layers(model.model)[-1]
+    compute = {"gradcam": cam.gradcam, "gradcam++": cam.gradcam_plus_plus, "scorecam": cam.scorecam}[method]
+    start = time.perf_counter()
+    coarse = compute(model, pixels, chosen.index, layer)
+    latency_ms = (time.perf_counter() - start) * 1000
+    on_input = normalise(resize_map(coarse, pixels.shape[:2]))
+    score = None
+    if with_faithfulness:
+        score = faithfulness(on_input, pixels, lambda batch: model.probabilities(batch)[:, chosen.index])
+    notes = [f"Score-CAM on the {cam.SCORE_CAM_CHANNELS} most active channels" if method == "scorecam" else "",
+             "the model sees only the centre crop; outside it the map is zero" if model.spec.resize == "center-crop" else ""]
+    note = "; ".join(n for n in notes if n)
+    return Explanation(model.spec.name, method, chosen, layer, to_original(on_input, image.shape, model.spec),
+                       score, latency_ms, note)
+
+
+def faithfulness(heatmap: np.ndarray, pixels: np.ndarray, score, seed: int = 0) -> Faithfulness:
+    """Deletion test on the model's input: `score(batch)` gives the target's score per image."""
+    blurred = np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(max(2, pixels.shape[0] / 16))))
+    rng = np.random.default_rng(seed)
+    maps = [heatmap] + [resize_map(rng.random((RANDOM_MAP_CELLS, RANDOM_MAP_CELLS)), heatmap.shape) for _ in range(RANDOM_MAPS)]
+    batch = [pixels] + [np.where(_top_fraction(m)[..., None], blurred, pixels) for m in maps]
+    scores = np.asarray(score(np.stack(batch).astype(np.float32)), dtype=np.float64)
+    before = max(scores[0], 1e-12)
+    drops = (scores[0] - scores[1:]) / before
+    return Faithfulness(float(drops[0]), float(drops[1:].mean()))
+
+
+def _top_fraction(heatmap: np.ndarray) -> np.ndarray:
+    """The FRACTION of pixels with the highest values (ties broken by position, so exactly that many)."""
+    count = max(1, int(round(FRACTION * heatmap.size)))
+    flat = np.zeros(heatmap.size, bool)
+    flat[np.argsort(-heatmap, axis=None, kind="stable")[:count]] = True
+    return flat.reshape(heatmap.shape)
+
+
+def resize_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D float map to `shape` (rows, columns)."""
+    picture = Image.fromarray(np.asarray(values, np.float32))
+    return np.asarray(picture.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def normalise(values: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; an all-equal map (nothing stood out) becomes all zeros, never NaN."""
+    values = np.nan_to_num(np.asarray(values, np.float32))
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high - low > 1e-12 else np.zeros_like(values)
+
+
+def to_original(on_input: np.ndarray, image_shape: tuple[int, ...], spec) -> np.ndarray:
+    """A map over the model's input placed back over the original image: stretched back, or, for a
+    centre crop, put where the crop came from (zero outside what the model saw)."""
+    height, width = image_shape[:2]
+    left, top, crop_width, crop_height = input_region((height, width), spec.input_size, spec.resize, spec.crop_fraction)
+    heatmap = np.zeros((height, width), np.float32)
+    x0, y0 = int(round(left)), int(round(top))
+    w, h = min(width - x0, int(round(crop_width))), min(height - y0, int(round(crop_height)))
+    heatmap[y0 : y0 + h, x0 : x0 + w] = resize_map(on_input, (h, w))
+    return normalise(heatmap)  # resampling moves the extremes a little

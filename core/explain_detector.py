@@ -1,0 +1,81 @@
+"""EigenCAM explanations of the YOLO detector, with the same faithfulness test as the classifiers:
+the score is the confidence of the explained box (the best same-class box overlapping it by IoU
+0.5 or more, 0 when it is gone)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+
+from core.eigencam import eigencam, feature_layers
+from core.explain import Explanation, Target, faithfulness, normalise
+
+FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
+MATCH_IOU = 0.5
+
+
+def detector_layers(detector) -> dict[str, int]:
+    """Layer choices, by name: the feature maps that feed the Detect head."""
+    return feature_layers(detector.network())
+
+
+def layer_index(detector, layer: str | None) -> tuple[str, int]:
+    """Accept a name from detector_layers ("P5/32") or the registry's "model.model[N]"."""
+    layers = detector_layers(detector)
+    layer = layer or detector.spec.gradcam_layer or list(layers)[-1]
+    if layer in layers:
+        return layer, layers[layer]
+    match = re.fullmatch(r"model\.model\[(-?\d+)\]", layer)
+    if not match:
+        raise ValueError(f"Unknown layer {layer!r} for {detector.spec.name}; choose one of {', '.join(layers)}.")
+    count = len(detector.network().model)
+    index = int(match.group(1)) % count
+    named = {i: name for name, i in layers.items()}
+    return named.get(index, f"model.model[{index}]"), index
+
+
+def explain_detection(detector, image: np.ndarray, layer: str | None, box: int | None, with_faithfulness: bool) -> Explanation:
+    detections = detector.predict(image).detections
+    if box is not None and not 0 <= box < len(detections):
+        raise ValueError(f"There are {len(detections)} detections; box {box} does not exist.")
+    name, index = layer_index(detector, layer)
+    explained = detections[box] if box is not None else (max(detections, key=lambda d: d.score) if detections else None)
+    orienting = [explained.box] if box is not None else [d.box for d in detections]
+    start = time.perf_counter()
+    heatmap = eigencam(detector.network(), image, index, orienting, detector.spec.input_size)
+    if box is not None:
+        heatmap = normalise(heatmap * _box_mask(heatmap.shape, explained.box))  # only the chosen box
+    latency_ms = (time.perf_counter() - start) * 1000
+    if explained is None:
+        target = Target("(nothing detected)", -1, 0.0)
+        return Explanation(detector.spec.name, "eigencam", target, name, heatmap, None, latency_ms,
+                           "No detection: the map shows what the layer responds to most.")
+    score = None
+    if with_faithfulness:
+        score = faithfulness(heatmap, image, lambda batch: [_box_confidence(detector, im, explained) for im in batch])
+    target = Target(explained.label, explained.class_id, explained.score)
+    note = "restricted to the chosen box" if box is not None else "oriented by every detected box"
+    return Explanation(detector.spec.name, "eigencam", target, name, heatmap, score, latency_ms, note, explained.box)
+
+
+def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    mask[max(0, y1) : y2, max(0, x1) : x2] = 1
+    return mask
+
+
+def _box_confidence(detector, image: np.ndarray, target) -> float:
+    found = detector.predict(np.ascontiguousarray(image, dtype=np.uint8), conf=FAITHFULNESS_CONFIDENCE).detections
+    matches = [d.score for d in found if d.class_id == target.class_id and _iou(d.box, target.box) >= MATCH_IOU]
+    return max(matches, default=0.0)
+
+
+def _iou(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    intersection = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
+    return intersection / union if union > 0 else 0.0

@@ -1,0 +1,125 @@
+"""/explain: why a model answers what it does. Heatmaps (Grad-CAM, Grad-CAM++, Score-CAM, EigenCAM)
+with their faithfulness scores; all methods for one model, or one method across the classifiers."""
+
+import io
+
+import streamlit as st
+from PIL import Image
+
+from core import model_names
+from core.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
+from core.explain import CLASSIFIER_METHODS, FRACTION, explain, methods_for
+from pages.widgets import classify, detect, image_inputs, load_model, run_or_explain
+
+ANY_CLASS = "Any class…"
+
+
+@st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
+def explanation(name, pixels, method, target, layer, box):
+    return explain(load_model(name), pixels, method, target, layer, box)
+
+
+def layer_choices(model) -> list[str]:
+    if model.spec.task == "detect":
+        from core.explain_detector import detector_layers
+
+        return list(detector_layers(model))[::-1]
+    from core.cam import spatial_layers
+
+    layers = spatial_layers(model.model)[::-1]  # deepest first: the usual choice
+    default = model.spec.gradcam_layer
+    return [default] + [name for name in layers if name != default] if default in layers else layers
+
+
+def pick_target(name, model, pixels):
+    """Classifier: one of the top 5, or any class by search. Detector: one box, or all of them."""
+    if model.spec.task == "detect":
+        found = run_or_explain(detect, name, pixels, 0.25, 0.7)
+        options = [None] + list(range(len(found.detections) if found else 0))
+        labels = {None: "all detections"} | {i: f"{i}: {d.label} {d.score:.2f}" for i, d in enumerate(found.detections if found else [])}
+        return None, st.selectbox("Box", options, format_func=labels.get, key="explain_box")
+    result = run_or_explain(classify, name, pixels)
+    if result is None:
+        return None, None
+    top = [f"{s.label} ({s.score:.1%})" for s in result.top_k[:5]]
+    choice = st.selectbox("Target class", top + [ANY_CLASS], key="explain_target")
+    if choice == ANY_CLASS:
+        return st.selectbox("Search the classes", model.labels, key="explain_any_class"), None
+    return result.top_k[top.index(choice)].label, None
+
+
+def faithfulness_line(result) -> None:
+    f = result.faithfulness
+    if f is None:
+        return
+    left, right = st.columns(2)
+    left.metric(f"Score drop, top {FRACTION:.0%} blurred", f"{f.drop:.0%}")
+    right.metric("Same for random maps", f"{f.random_drop:.0%}")
+    verdict = "points at what the model uses" if f.drop > f.random_drop else "does no better than random here"
+    st.caption(f"Blurring the {FRACTION:.0%} of pixels this map rates highest changes the {result.target.label} "
+               f"score by {f.drop:.0%}, random blobs by {f.random_drop:.0%}: the map {verdict}.")
+
+
+def show(image, result, opacity, colormap, with_heatmap=True):
+    overlay = overlay_heatmap(image.pixels, result.heatmap, opacity, colormap)
+    columns = st.columns(3 if with_heatmap else 1)
+    if with_heatmap:
+        columns[0].image(image.pixels, caption="original", width="stretch")
+        columns[1].image(colour_heatmap(result.heatmap, colormap), caption=f"heatmap ({result.layer})", width="stretch")
+    columns[-1].image(overlay, caption=f"{result.target.label} · {result.latency_ms:.0f} ms", width="stretch")
+    if result.note:
+        st.caption(result.note)
+    return overlay
+
+
+def png(pixels) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+st.title("Explain")
+st.caption("Which pixels made the model answer what it did, and whether the heatmap really points at them.")
+images = image_inputs("explain", multiple=False, default_sample="cat (scikit-image)")
+left, middle, right = st.columns(3)
+opacity = left.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
+colormap = middle.selectbox("Colour map", COLORMAPS, key="explain_colormap")
+view = right.radio("View", ["One explanation", "Compare methods", "Compare models"], key="explain_view")
+
+for image in images:
+    if view == "Compare models":
+        method = st.selectbox("Method", list(CLASSIFIER_METHODS), format_func=CLASSIFIER_METHODS.get, key="explain_cm_method")
+        for column, name in zip(st.columns(len(model_names("classify"))), model_names("classify")):
+            with column:
+                st.markdown(f"**{name}**")
+                result = run_or_explain(lambda n, p: explanation(n, p, method, None, None, None), name, image.pixels)
+                if result is not None:
+                    show(image, result, opacity, colormap, with_heatmap=False)
+                    faithfulness_line(result)
+        continue
+    model_column, method_column, target_column, layer_column = st.columns(4)
+    name = model_column.selectbox("Model", model_names(), key="explain_model")
+    with model_column:
+        model = run_or_explain(lambda n: load_model(n), name)
+    if model is None:
+        continue
+    methods = methods_for(model)
+    with target_column:
+        target, box = pick_target(name, model, image.pixels)
+    layer = layer_column.selectbox("Layer", layer_choices(model), key=f"explain_layer_{name}")
+    if view == "Compare methods":
+        for column, method in zip(st.columns(len(methods)), methods):
+            with column:
+                st.markdown(f"**{methods[method]}**")
+                result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
+                if result is not None:
+                    show(image, result, opacity, colormap, with_heatmap=False)
+                    faithfulness_line(result)
+        continue
+    method = method_column.selectbox("Method", list(methods), format_func=methods.get, key=f"explain_method_{name}")
+    result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
+    if result is None:
+        continue
+    overlay = show(image, result, opacity, colormap)
+    faithfulness_line(result)
+    st.download_button("Download overlay PNG", png(overlay), f"{name}_{method}.png", "image/png")

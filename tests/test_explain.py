@@ -1,0 +1,135 @@
+"""Explanations on real weights and photos: every method on every classifier, EigenCAM on YOLO, and
+the sanity checks (target changes the map, pointing game, faithfulness beats random)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core import get_model
+from core.cli import main as cli
+from core.explain import CLASSIFIER_METHODS, explain
+from core.registry import model_names
+
+CLASSIFIERS = model_names("classify")
+
+
+def _inside(point, box) -> bool:
+    x, y = point
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+@pytest.mark.parametrize("method", CLASSIFIER_METHODS)
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_every_method_on_every_classifier(name, method, weights_dir, photos):
+    model = get_model(name)
+    result = explain(model, photos["cat"], method)
+    assert result.heatmap.shape == photos["cat"].shape[:2] and result.heatmap.dtype == np.float32
+    assert np.isfinite(result.heatmap).all() and 0 <= result.heatmap.min() and result.heatmap.max() == pytest.approx(1)
+    assert result.layer == model.spec.gradcam_layer
+    assert result.target.index == int(np.argmax(model.predict(photos["cat"]).probabilities))
+    assert result.faithfulness is not None and np.isfinite(result.faithfulness.drop)
+
+
+def test_target_by_label_and_index_changes_the_map(mobilenet, photos):
+    samoyed = explain(mobilenet, photos["dog"], "gradcam")
+    tennis_ball = explain(mobilenet, photos["dog"], "gradcam", target="tennis_ball")
+    by_index = explain(mobilenet, photos["dog"], "gradcam", target=str(tennis_ball.target.index))
+    assert samoyed.target.label == "Samoyed" and tennis_ball.target.label == "tennis_ball"
+    assert np.allclose(by_index.heatmap, tennis_ball.heatmap)
+    assert np.abs(samoyed.heatmap - tennis_ball.heatmap).mean() > 0.05
+    with pytest.raises(ValueError, match="not a class"):
+        explain(mobilenet, photos["dog"], "gradcam", target="unicorn")
+
+
+def test_pointing_game_peak_falls_in_the_detectors_box(mobilenet, yolo, photos):
+    for photo, detector_label in (("dog", "dog"), ("bus", "bus")):
+        result = explain(mobilenet, photos[photo], "gradcam")
+        boxes = [d.box for d in yolo.predict(photos[photo]).detections if d.label == detector_label]
+        assert any(_inside(result.peak, box) for box in boxes), (photo, result.target.label, result.peak, boxes)
+
+
+def test_trained_model_beats_random_and_random_weights_do_not(mobilenet, photos):
+    from core.classifier import KerasClassifier
+    from core.frameworks import keras
+
+    trained = explain(mobilenet, photos["dog"], "gradcam").faithfulness
+    assert trained.drop > trained.random_drop + 0.2
+    keras().utils.set_random_seed(0)
+    scaled = keras().Input((224, 224, 3))
+    network = keras().applications.MobileNetV2(input_tensor=keras().layers.Rescaling(1 / 127.5, -1)(scaled), weights=None)
+    untrained = KerasClassifier(mobilenet.spec, network, mobilenet.labels, mobilenet.weights)
+    random = explain(untrained, photos["dog"], "gradcam").faithfulness
+    assert abs(random.drop - random.random_drop) < 0.05, random
+
+
+def test_sequential_model_with_preprocessing_inside(mobilenet, photos):
+    """A Sequential model with its scaling layer inside: the tutorial recipe breaks on both."""
+    from dataclasses import replace
+
+    from core.classifier import KerasClassifier
+    from core.frameworks import keras
+
+    layers = keras().layers
+    model = keras().Sequential([
+        keras().Input((32, 32, 3)), layers.Rescaling(1 / 255), layers.Conv2D(8, 3, activation="relu", name="features"),
+        layers.GlobalAveragePooling2D(), layers.Dense(3, activation="softmax"),
+    ])
+    spec = replace(mobilenet.spec, name="tiny", input_size=32, resize="stretch", gradcam_layer="features", num_classes=3)
+    tiny = KerasClassifier(spec, model, ("a", "b", "c"), mobilenet.weights)
+    for method in CLASSIFIER_METHODS:
+        result = explain(tiny, photos["bus"], method)
+        assert result.heatmap.shape == photos["bus"].shape[:2] and np.isfinite(result.heatmap).all()
+
+
+def test_tiny_and_wide_images_and_the_model_is_left_alone(mobilenet, photos):
+    layers_before = len(mobilenet.model.layers)
+    before = mobilenet.predict(photos["bus"]).probabilities
+    for image in (photos["bus"][:9, :40], photos["dog"][400:480, :]):
+        result = explain(mobilenet, image, "gradcam")
+        assert result.heatmap.shape == image.shape[:2] and np.isfinite(result.heatmap).all()
+    assert len(mobilenet.model.layers) == layers_before
+    assert np.allclose(mobilenet.predict(photos["bus"]).probabilities, before)
+
+
+def test_eigencam_is_oriented_towards_the_detections(yolo, photos):
+    result = explain(yolo, photos["bus"])
+    inside = np.zeros(result.heatmap.shape, bool)
+    for detection in yolo.predict(photos["bus"]).detections:
+        x1, y1, x2, y2 = (int(v) for v in detection.box)
+        inside[y1:y2, x1:x2] = True
+    assert result.target.label == "bus" and result.layer == "P5/32"
+    assert result.heatmap[inside].mean() > result.heatmap[~inside].mean() + 0.1
+    assert result.faithfulness.drop > result.faithfulness.random_drop
+
+
+def test_eigencam_restricted_to_one_box(yolo, photos):
+    detections = yolo.predict(photos["bus"]).detections
+    person = next(i for i, d in enumerate(detections) if d.label == "person")
+    result = explain(yolo, photos["bus"], box=person, layer="P4/16")
+    x1, y1, x2, y2 = (int(round(v)) for v in detections[person].box)
+    outside = result.heatmap.copy()
+    outside[y1:y2, x1:x2] = 0
+    assert result.target.label == "person" and outside.max() == 0 and result.heatmap.max() == pytest.approx(1)
+    with pytest.raises(ValueError, match="does not exist"):
+        explain(yolo, photos["bus"], box=99)
+
+
+def test_cli_explain_json_schema(photo_paths, capsys, tmp_path, weights_dir):
+    out = tmp_path / "overlay.png"
+    code = cli(["explain", str(photo_paths["dog"]), "--model", "mobilenet_v2", "--method", "gradcam",
+                "--out", str(out), "--json"])
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out.stat().st_size > 0
+    assert set(row) >= {"image", "model", "method", "target", "layer", "faithfulness", "heatmap_peak", "latency_ms"}
+    assert row["target"]["label"] == "Samoyed" and set(row["faithfulness"]) >= {"drop", "random_drop"}
+    from PIL import Image
+
+    assert Image.open(out).size == Image.open(photo_paths["dog"]).size
+
+
+def test_cli_explain_rejects_a_wrong_method(photo_paths, capsys, weights_dir):
+    code = cli(["explain", str(photo_paths["dog"]), "--model", "yolo11n", "--method", "gradcam"])
+    assert code == 1 and "supports eigencam" in capsys.readouterr().err
