@@ -45,18 +45,27 @@ def load_image_folder(root: str | os.PathLike, size: int | None = None, limit_pe
     `size` resizes every image to size×size (needed when images differ in size).
     """
     root = Path(root)
+    classes, paths, labels = image_folder_files(root, limit_per_class)
+    images = []
+    for path in paths:
+        pixels = load_image(path)
+        images.append(fit_to_input(pixels, size) if size else pixels)
+    files = tuple(str(path.relative_to(root)) for path in paths)
+    return LabelledImages(np.stack(images), np.array(labels, np.int64), classes, files)
+
+
+def image_folder_files(root: Path, limit_per_class: int | None = None) -> tuple[tuple[str, ...], list[Path], list[int]]:
+    """Class names, image paths and labels of a folder-per-class set, in load_image_folder's order
+    (so index i of an evaluation is paths[i])."""
     classes = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
     if not classes:
         raise FileNotFoundError(f"No class folders under {root}.")
-    images, labels, files = [], [], []
+    paths, labels = [], []
     for index, name in enumerate(classes):
-        paths = sorted((p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural)
-        for path in paths[:limit_per_class]:
-            pixels = load_image(path)
-            images.append(fit_to_input(pixels, size) if size else pixels)
-            labels.append(index)
-            files.append(str(path.relative_to(root)))
-    return LabelledImages(np.stack(images), np.array(labels, np.int64), classes, tuple(files))
+        found = sorted((p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural)
+        paths.extend(found[:limit_per_class])
+        labels.extend([index] * len(found[:limit_per_class]))
+    return classes, paths, labels
 
 
 def load_cifar10_batches(folder: str | os.PathLike) -> tuple[LabelledImages, LabelledImages]:

@@ -123,7 +123,8 @@ def test_detect_upload_shows_the_bus(server, browser, shots, photo_paths):
     page.close()
 
 
-@pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?"), ("explain", "Score drop")])
+@pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?"), ("explain", "Score drop"),
+                                            ("dashboard", "Mistakes of one confusion cell"), ("data", "Balanced")])
 def test_pages_render_with_a_sample(server, browser, shots, path, expected):
     page, seconds = _open(browser, f"{server}/{path}")
     start = time.perf_counter()

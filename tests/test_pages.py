@@ -129,3 +129,40 @@ def test_explain_detector_box_and_comparison_views(weights_dir):
     at.radio(key="explain_view").set_value("Compare models").run()
     assert not at.exception
     assert all(name in texts(at) for name in REGISTRY if REGISTRY[name].task == "classify")
+
+
+def test_dashboard_shows_the_json_figures(weights_dir):
+    import json
+
+    at = page("pages/dashboard.py")
+    assert not at.exception and not at.warning  # every committed report matches its model
+    table = at.dataframe[0].value.set_index("model")
+    metrics = PROJECT_ROOT / "assets" / "metrics"
+    for path in metrics.glob("*.json"):
+        report = json.loads(path.read_text())
+        if report["task"] == "classify":
+            assert table.loc[report["model"], "accuracy"] == report["classification"]["accuracy"]
+        else:
+            assert table.loc[report["model"], "mAP50-95"] == report["detection"]["map50_95"]
+    cnn = json.loads((metrics / "cifar10_cnn.json").read_text())["classification"]["misclassified"]
+    true, predicted = at.selectbox(key="cell_true").value, at.selectbox(key="cell_predicted").value
+    expected = len(cnn.get(f"{true},{predicted}", []))
+    assert f"{expected} test images" in texts(at)
+    at.selectbox(key="cell_true").set_value(0).run()
+    at.selectbox(key="cell_predicted").set_value(8).run()
+    assert not at.exception and f"{len(cnn.get('0,8', []))} test images" in texts(at)
+
+
+def test_dashboard_without_artifacts_says_which_command(tmp_path, monkeypatch):
+    from core import reports
+
+    monkeypatch.setattr(reports, "METRICS_DIR", tmp_path / "metrics")
+    at = page("pages/dashboard.py")
+    assert not at.exception and "python -m training.evaluate" in at.warning[0].value
+
+
+def test_data_page_shows_the_reports(weights_dir):
+    at = page("pages/data.py")
+    assert not at.exception
+    assert "Balanced" in texts(at) and "small (under 32x32 pixels)" in texts(at)
+    assert len(at.get("plotly_chart")) == 3

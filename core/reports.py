@@ -1,0 +1,149 @@
+"""The evaluation artifacts as the dashboards read them: assets/metrics/<model>.json (written by
+`python -m training.evaluate`) and assets/eda/ (by `python -m training.eda`). Reading only: nothing
+here trains or evaluates. A report whose schema or model file no longer matches is flagged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.metrics import SCHEMA_VERSION
+from core.registry import REGISTRY
+from core.runtimes import file_digest
+from core.weights import PROJECT_ROOT, WeightsNotFoundError, keras_cache_dir, resolve_file
+
+METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
+EDA_DIR = PROJECT_ROOT / "assets" / "eda"
+EVALUATE_COMMAND = "python -m training.evaluate"
+EDA_COMMAND = "python -m training.eda"
+# Columns of the summary table, and which way is better.
+HIGHER_IS_BETTER = ("accuracy", "top-5", "mAP50", "mAP50-95", "macro-F1", "throughput (img/s)")
+LOWER_IS_BETTER = ("ECE", "latency p50 (ms)", "latency p95 (ms)", "size (MB)")
+COMPARABLE_ACROSS_DATASETS = ("throughput (img/s)", "latency p50 (ms)", "latency p95 (ms)", "size (MB)", "params (M)",
+                              "training (min)")
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    data: dict
+    problems: tuple[str, ...] = ()  # why it may not describe the current model
+
+    @property
+    def task(self) -> str:
+        return self.data.get("task", "classify")
+
+
+def load_reports(folder: Path | None = None, check_files: bool = True) -> list[Report]:
+    """Every metrics file in `folder` (default METRICS_DIR), with its problems; an unreadable file
+    becomes a Report with empty data and the reason."""
+    folder = folder or METRICS_DIR
+    reports = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            reports.append(Report(path.stem, {}, (f"{path.name} cannot be read ({error}).",)))
+            continue
+        reports.append(Report(path.stem, data, tuple(problems(path.stem, data, check_files))))
+    return reports
+
+
+def problems(name: str, data: dict, check_files: bool = True) -> list[str]:
+    found = []
+    if data.get("schema_version") != SCHEMA_VERSION:
+        found.append(f"schema version {data.get('schema_version')} is not the current {SCHEMA_VERSION}")
+    if name not in REGISTRY:
+        found.append("the model is no longer registered")
+    elif check_files:
+        current = current_model_file(name)
+        recorded = data.get("provenance", {}).get("model_sha256")
+        if current is None:
+            found.append("the model's weights file is not found here, so the figures cannot be matched to it")
+        elif recorded != file_digest(current):
+            found.append("the model file changed since it was evaluated (sha256 differs)")
+    return [f"{p}: re-run `{EVALUATE_COMMAND} --model {name}`" for p in found]
+
+
+def current_model_file(name: str) -> Path | None:
+    """The weights file the app would load for `name` now, found without downloading anything."""
+    spec = REGISTRY[name]
+    try:
+        return resolve_file(spec.weights, cache_dirs=[keras_cache_dir()])
+    except WeightsNotFoundError:
+        return None
+
+
+def summary_table(reports: list[Report]) -> pd.DataFrame:
+    """One row per model: quality, size, speed, training and provenance."""
+    rows = []
+    for report in reports:
+        if not report.data:
+            continue
+        d = report.data
+        quality = d.get("classification") or d.get("detection") or {}
+        performance, provenance = d.get("performance") or {}, d.get("provenance") or {}
+        training = d.get("training") or {}
+        rows.append({
+            "model": report.name,
+            "task": report.task,
+            "dataset": d.get("dataset", "").split(" (")[0].split(":")[0],
+            "accuracy": quality.get("accuracy"),
+            "top-5": quality.get("top5_accuracy"),
+            "mAP50": quality.get("map50"),
+            "mAP50-95": quality.get("map50_95"),
+            "macro-F1": quality.get("macro_f1"),
+            "ECE": (quality.get("calibration") or {}).get("ece"),
+            "params (M)": _scaled(performance.get("params"), 1e6),
+            "size (MB)": _scaled(performance.get("size_bytes"), 1e6),
+            "latency p50 (ms)": performance.get("latency_p50_ms"),
+            "latency p95 (ms)": performance.get("latency_p95_ms"),
+            "throughput (img/s)": performance.get("throughput_batch32_ips") or performance.get("throughput_ips"),
+            "training (min)": _scaled(training.get("wall_time_s"), 60),
+            "evaluated": provenance.get("evaluated", "")[:10],
+            "commit": provenance.get("git_commit"),
+            "flagged": bool(report.problems),
+        })
+    table = pd.DataFrame(rows)
+    for column in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER, *COMPARABLE_ACROSS_DATASETS):
+        if column in table:
+            table[column] = pd.to_numeric(table[column])  # None -> NaN, so columns sort as numbers
+    return table
+
+
+def best_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """True where a value is the best of its column: among models on the same dataset for quality
+    figures (90% on CIFAR-10 and 89% on ImageNet are not comparable), among all for cost figures."""
+    best = pd.DataFrame(False, index=table.index, columns=table.columns)
+    for column in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER):
+        if column not in table:
+            continue
+        pick = "idxmax" if column in HIGHER_IS_BETTER else "idxmin"
+        groups = [table] if column in COMPARABLE_ACROSS_DATASETS else [g for _, g in table.groupby("dataset")]
+        for group in groups:
+            values = group[column].dropna()
+            if len(values) > 1:
+                best.loc[getattr(values, pick)(), column] = True
+    return best
+
+
+def classifiers_sharing_labels(reports: list[Report]) -> dict[tuple[str, ...], list[Report]]:
+    """Classification reports grouped by label set: only those can share a confusion matrix."""
+    groups: dict[tuple[str, ...], list[Report]] = {}
+    for report in reports:
+        if report.task == "classify" and "confusion_matrix" in report.data.get("classification", {}):
+            groups.setdefault(tuple(report.data["labels"]), []).append(report)
+    return groups
+
+
+def load_eda(folder: Path | None = None) -> dict[str, dict]:
+    """The EDA reports by dataset name ({} when the folder is missing)."""
+    folder = folder or EDA_DIR
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def _scaled(value, unit: float):
+    return None if value is None else round(value / unit, 2)
