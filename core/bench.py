@@ -92,3 +92,35 @@ def _forward_ms(model, image: np.ndarray, runs: int) -> float:
         np.asarray(forward(batch))
         times.append((time.perf_counter() - start) * 1000)
     return float(np.percentile(times, 50))
+
+
+def print_live_benchmark(name: str, size: int, seconds: float = 20, camera_fps: float = 60) -> int:
+    """Frames of bus.jpg (640x480) fed through the webcam page's LiveProcessor at `camera_fps` for
+    `seconds`: the frame rate the page would sustain, and how many frames it skipped."""
+    from PIL import Image
+
+    from core.live import LiveProcessor
+
+    frame = np.asarray(Image.fromarray(default_image()).resize((640, 480)))
+    model = get_model(name)
+    processor = LiveProcessor(model, process_size=size)
+    for _ in range(WARM_UP_RUNS):  # the first calls build the runtime's graph for this size
+        processor.submit(frame)
+        processor.wait_until_idle()
+    processed_before, latencies = processor.processed, []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        processor.submit(frame)
+        try:
+            latencies.append(processor.results.get_nowait().latency_ms)
+        except Exception:
+            pass
+        time.sleep(1 / camera_fps)
+    elapsed = time.perf_counter() - start
+    processor.stop()
+    processed = processor.processed - processed_before
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {name} at {size} px on "
+          f"640x480 frames offered at {camera_fps:.0f} fps for {elapsed:.0f} s")
+    print(f"processed {processed / elapsed:.1f} fps; model p50 {np.percentile(latencies, 50):.1f} ms; "
+          f"skipped {1 - processed / max(1, processor.submitted - WARM_UP_RUNS):.0%} of the frames")
+    return 0

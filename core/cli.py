@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=50, help="timed runs per model")
     bench.add_argument("--image", help="image to time on (default: bus.jpg from VISION_DATA_DIR)")
     bench.add_argument("--explain", action="store_true", help="time each explanation method instead")
+    bench.add_argument("--live", type=int, metavar="SIZE", help="frames per second of live mode at this input size")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -186,7 +187,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from core.bench import print_benchmark, print_explain_benchmark
+    from core.bench import print_benchmark, print_explain_benchmark, print_live_benchmark
 
+    if args.live:
+        return print_live_benchmark((args.model or ["yolo11n"])[0], args.live)
     run = print_explain_benchmark if args.explain else print_benchmark
     return run(args.model or list(REGISTRY), runs=args.runs, image_path=args.image)

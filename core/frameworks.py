@@ -2,7 +2,9 @@
 
 `import tensorflow` followed by `import torchvision` crashes the process: triton (imported by torch)
 ships an LLVM that clashes with TensorFlow's. Whichever model a user runs first, every path goes
-through these helpers, and they always import torch and torchvision before TensorFlow.
+through these helpers, and they always import torch and torchvision before TensorFlow. The same
+holds for pylibsrtp (live webcam video, via aiortc), whose bundled libsrtp/OpenSSL crashes when
+loaded after TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ def torch() -> ModuleType:
 
 
 def tensorflow() -> ModuleType:
-    """Import TensorFlow, after torch, with its start-up chatter silenced."""
+    """Import TensorFlow, after torch and pylibsrtp, with its start-up chatter silenced."""
     torch()
+    try:
+        import pylibsrtp  # noqa: F401  (60 ms; must precede TensorFlow, see above)
+    except ImportError:  # live video is optional
+        pass
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 

@@ -8,15 +8,10 @@ from PIL import Image
 
 from core import model_names
 from core.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
-from core.explain import CLASSIFIER_METHODS, FRACTION, explain, methods_for
-from pages.widgets import classify, detect, image_inputs, load_model, run_or_explain
+from core.explain import CLASSIFIER_METHODS, FRACTION, methods_for
+from pages.widgets import classify, detect, explanation, image_inputs, load_model, run_or_explain
 
 ANY_CLASS = "Any class…"
-
-
-@st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
-def explanation(name, pixels, method, target, layer, box):
-    return explain(load_model(name), pixels, method, target, layer, box)
 
 
 def layer_choices(model) -> list[str]:

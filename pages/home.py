@@ -17,6 +17,8 @@ st.page_link("pages/compare.py", label="Compare: all models on one image, and wh
              icon=":material/view_column:")
 st.page_link("pages/explain.py", label="Explain: heatmaps of what each model looks at, and how faithful they are",
              icon=":material/visibility:")
+st.page_link("pages/webcam.py", label="Webcam: classify and detect your camera's view, as photos or live video",
+             icon=":material/photo_camera:")
 st.page_link("pages/dashboard.py", label="Dashboard: accuracy, calibration, mistakes and speed of every model",
              icon=":material/leaderboard:")
 st.page_link("pages/data.py", label="Data: the datasets behind the models", icon=":material/dataset:")

@@ -97,6 +97,13 @@ def detect(name: str, pixels: np.ndarray, conf: float, iou: float) -> Detections
     return get_model(name).predict(pixels, conf=conf, iou=iou)
 
 
+@st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
+def explanation(name: str, pixels: np.ndarray, method: str, target, layer, box):
+    from core.explain import explain
+
+    return explain(get_model(name), pixels, method, target, layer, box)
+
+
 def with_top_k(result: Classification, labels: tuple[str, ...], k: int) -> Classification:
     return dataclasses.replace(result, top_k=top_k_scores(result.probabilities, labels, k))
 

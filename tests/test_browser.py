@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.weights import PROJECT_ROOT
@@ -51,7 +52,8 @@ def server(weights_dir, data_dir):
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
                f"--server.port={port}", "--server.address=127.0.0.1"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy(),
+    environment = {**os.environ, "VISION_ICE_SERVERS": "[]"}  # host candidates only: no STUN server offline
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         print(f"\nstreamlit answered after {_wait_until_healthy(url, process):.1f} s")
@@ -132,4 +134,59 @@ def test_pages_render_with_a_sample(server, browser, shots, path, expected):
     print(f"/{path}: heading after {seconds:.1f} s, first result {time.perf_counter() - start:.1f} s later")
     _shoot(page, shots, path)
     assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+
+
+def write_y4m(path: Path, image: np.ndarray, frames: int = 30, size: tuple[int, int] = (640, 480)) -> Path:
+    """A Y4M video of `image`: a text header, then per frame "FRAME\\n" and its I420 planes."""
+    import cv2
+    from PIL import Image
+
+    width, height = size
+    picture = np.asarray(Image.fromarray(image).resize(size))
+    planes = cv2.cvtColor(picture, cv2.COLOR_RGB2YUV_I420).tobytes()
+    with open(path, "wb") as stream:
+        stream.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            stream.write(b"FRAME\n" + planes)
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_browser(tmp_path_factory, photos):
+    """Chromium with a fake camera that films bus.jpg, and camera permission granted."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    video = write_y4m(tmp_path_factory.mktemp("camera") / "bus.y4m", photos["bus"])
+    flags = CHROMIUM_FLAGS + ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                              f"--use-file-for-fake-video-capture={video}"]
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield chromium
+        chromium.close()
+
+
+def test_webcam_snapshot_and_live_with_a_fake_camera(server, camera_browser, shots):
+    page, _ = _open(camera_browser, f"{server}/webcam")
+    page.get_by_role("button", name="Take Photo").click()
+    page.get_by_text(re.compile(r"\bbus ×1\b")).wait_for()
+    print("/webcam snapshot: the fake camera's frame shows a bus")
+    _shoot(page, shots, "webcam_snapshot")
+    page.get_by_text("Live", exact=True).click()
+    start_button = page.frame_locator("iframe[title*=streamlit_webrtc]").get_by_role("button", name="START")
+    start_button.click()
+    fps = page.locator("[data-testid=stMetric]").filter(has_text="Frames per second")
+    try:
+        fps.wait_for(timeout=90_000)
+        value = float(fps.locator("[data-testid=stMetricValue]").inner_text())
+    except Exception as error:  # noqa: BLE001 - record what happened, then fail with it
+        _shoot(page, shots, "webcam_live_failed")
+        raise AssertionError(f"live mode showed no frame rate within 90 s: {error}") from error
+    page.wait_for_timeout(3000)
+    value = float(fps.locator("[data-testid=stMetricValue]").inner_text())
+    print(f"/webcam live: {value} frames per second, {page.get_by_text(re.compile('^Frame [0-9]+:')).first.inner_text()}")
+    _shoot(page, shots, "webcam_live")
+    assert value > 0
     page.close()

@@ -60,3 +60,17 @@ def test_keras_first_then_yolo_and_grad_cam(weights_dir, photo_paths):
     assert lines[0] == "minibus"
     assert "bus" in lines[1] and "person" in lines[1]
     assert lines[2] == "cam (1, 320, 320)"
+
+
+def test_keras_first_then_live_video(weights_dir):
+    """pylibsrtp (aiortc, streamlit-webrtc) loaded after TensorFlow crashed the process too."""
+    done = _run("""
+        from core import get_model
+        get_model("cifar10_cnn")
+        from streamlit_webrtc import webrtc_streamer
+        from pylibsrtp import Policy, Session
+        Session(policy=Policy(key=b"0" * 30, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+        print("live video ok")
+    """)
+    assert done.returncode == 0, f"exit {done.returncode}\\n{done.stderr[-3000:]}"
+    assert done.stdout.strip().endswith("live video ok")

@@ -166,3 +166,25 @@ def test_data_page_shows_the_reports(weights_dir):
     assert not at.exception
     assert "Balanced" in texts(at) and "small (under 32x32 pixels)" in texts(at)
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):
+    """AppTest's camera widget takes the photo, so this runs the page's own snapshot path."""
+    at = page("pages/webcam.py")
+    assert not at.exception and at.selectbox(key="webcam_model").value == "yolo11n"
+    at.camera_input(key="webcam_snapshot").set_value(("bus.jpg", photo_paths["bus"].read_bytes(), "image/jpeg")).run()
+    assert not at.exception and "bus ×1" in texts(at)
+    at.selectbox(key="webcam_model").set_value("mobilenet_v2").run()
+    assert not at.exception and "## minibus" in texts(at) and not at.get("image")
+    at.toggle(key="webcam_gradcam").set_value(True).run()
+    assert not at.exception and len(at.get("image")) == 1  # the Grad-CAM overlay
+
+
+def test_webcam_live_mode_renders_its_controls(weights_dir):
+    """AppTest has no WebRTC server side: the page must say so instead of failing (the browser test
+    runs live mode for real)."""
+    at = page("pages/webcam.py")
+    at.radio(key="webcam_mode").set_value("Live").run()
+    assert not at.exception and "VISION_ICE_SERVERS" in texts(at)
+    assert at.select_slider(key="live_size").value == 320
+    assert "Live video cannot start here" in at.error[0].value and "Snapshot mode still works" in at.error[0].value

@@ -1,0 +1,156 @@
+"""Live video: run a model on the newest frame only, never on a backlog.
+
+`LiveProcessor` is what the webcam page's frame callback calls, and it is plain Python (no Streamlit,
+no WebRTC), so tests and the benchmark feed it frames directly. `submit(frame)` never blocks: it
+replaces any frame still waiting (a slow model skips frames instead of falling behind) and returns
+the latest annotated frame. One worker thread runs the model; results go to a one-slot queue the
+page reads.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+FPS_WINDOW = 20  # processed frames the frame rate is averaged over
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: int  # which submitted frame this is (1, 2, ...): gaps are skipped frames
+    model: str
+    rows: tuple[dict, ...]  # {"label", "score"}: detections, or a classifier's top 3
+    latency_ms: float  # the model call
+    fps: float  # frames processed per second, recently
+
+    @property
+    def summary(self) -> str:
+        counts = Counter(row["label"] for row in self.rows)
+        return ", ".join(f"{label} ×{n}" for label, n in counts.most_common()) or "nothing found"
+
+
+class LiveProcessor:
+    def __init__(self, model, process_size: int | None = None, conf: float = 0.25):
+        self.model = model
+        self.process_size = process_size  # detector input size (320 is fast, 640 sees small things)
+        self.conf = conf
+        self.results: queue.Queue[FrameResult] = queue.Queue(maxsize=1)
+        self.submitted = 0
+        self.processed = 0
+        self._pending: tuple[int, np.ndarray] | None = None
+        self._latest_output: np.ndarray | None = None
+        self._done_times: deque[float] = deque(maxlen=FPS_WINDOW)
+        self._condition = threading.Condition()
+        self._stopped = False
+        self._busy = False  # a frame is in the model right now
+        self._worker = threading.Thread(target=self._run, name="live-model", daemon=True)
+        self._worker.start()
+
+    def submit(self, frame: np.ndarray) -> np.ndarray:
+        """Hand over a frame (RGB uint8) and get the newest annotated frame back at once (the frame
+        itself until the first result is ready)."""
+        with self._condition:
+            self.submitted += 1
+            self._pending = (self.submitted, frame)  # an older frame still waiting is dropped here
+            self._condition.notify()
+            latest = self._latest_output
+        return frame if latest is None or latest.shape != frame.shape else latest
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+        self._worker.join(timeout=5)
+
+    def wait_until_idle(self, timeout: float = 30) -> None:
+        """Block until no frame is waiting or being processed (tests, the benchmark)."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while (self._pending is not None or self._busy) and time.monotonic() < deadline:
+                self._condition.wait(timeout=0.05)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._pending is None and not self._stopped:
+                    self._condition.wait()
+                if self._stopped:
+                    return
+                (index, frame), self._pending = self._pending, None
+                self._busy = True
+            try:
+                output, result = self._process(index, frame)
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+            with self._condition:
+                self._latest_output = output
+                self.processed += 1
+            _put_latest(self.results, result)
+
+    def _process(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FrameResult]:
+        if self.model.spec.task == "detect":
+            detections = self.model.predict(frame, conf=self.conf, imgsz=self.process_size)
+            from core.drawing import draw_detections
+
+            output = draw_detections(frame, detections)
+            rows = tuple({"label": d.label, "score": round(d.score, 3)} for d in detections.detections)
+        else:
+            detections = self.model.predict(frame, top_k=3)
+            output = _caption(frame, f"{detections.top.label} {detections.top.score:.0%}")
+            rows = tuple({"label": s.label, "score": round(s.score, 3)} for s in detections.top_k)
+        self._done_times.append(time.perf_counter())
+        return output, FrameResult(index, self.model.spec.name, rows, detections.latency_ms, self.fps())
+
+    def fps(self) -> float:
+        times = self._done_times
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+
+
+def _put_latest(slot: queue.Queue, item) -> None:
+    """Replace whatever the page has not read yet: it only ever wants the newest result."""
+    try:
+        slot.get_nowait()
+    except queue.Empty:
+        pass
+    try:
+        slot.put_nowait(item)
+    except queue.Full:  # another thread refilled it meanwhile; the newest one wins next time
+        pass
+
+
+def _caption(frame: np.ndarray, text: str) -> np.ndarray:
+    picture = Image.fromarray(frame)
+    draw = ImageDraw.Draw(picture)
+    size = max(12, frame.shape[0] // 20)
+    draw.rectangle((0, 0, frame.shape[1], size + 8), fill=(0, 0, 0))
+    draw.text((6, 4), text, fill=(255, 255, 255), font_size=size)
+    return np.asarray(picture)
+
+
+ICE_SERVERS_ENV = "VISION_ICE_SERVERS"
+DEFAULT_ICE_SERVERS = [{"urls": ["stun:stun.l.google.com:19302"]}]
+
+
+def ice_servers() -> list[dict]:
+    """WebRTC ICE servers: $VISION_ICE_SERVERS as JSON (e.g. a TURN server for restrictive networks,
+    or [] on a machine without internet), else a public STUN server."""
+    import json
+    import os
+
+    value = os.environ.get(ICE_SERVERS_ENV)
+    if not value:
+        return DEFAULT_ICE_SERVERS
+    servers = json.loads(value)
+    if not isinstance(servers, list):
+        raise ValueError(f"{ICE_SERVERS_ENV} must be a JSON list of ICE servers, like {json.dumps(DEFAULT_ICE_SERVERS)}.")
+    return servers
