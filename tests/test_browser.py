@@ -64,17 +64,23 @@ def server(weights_dir, data_dir):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    """One Playwright per module: its sync API cannot be started twice in one thread."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,19 +159,14 @@ def write_y4m(path: Path, image: np.ndarray, frames: int = 30, size: tuple[int, 
 
 
 @pytest.fixture(scope="module")
-def camera_browser(tmp_path_factory, photos):
+def camera_browser(playwright, tmp_path_factory, photos):
     """Chromium with a fake camera that films bus.jpg, and camera permission granted."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     video = write_y4m(tmp_path_factory.mktemp("camera") / "bus.y4m", photos["bus"])
     flags = CHROMIUM_FLAGS + ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                               f"--use-file-for-fake-video-capture={video}"]
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        yield chromium
-        chromium.close()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+    yield chromium
+    chromium.close()
 
 
 def test_webcam_snapshot_and_live_with_a_fake_camera(server, camera_browser, shots):
