@@ -8,10 +8,11 @@ import streamlit as st
 from core import load_image
 from core import reports as metrics_files
 from core.datasets import image_folder_files
+from core.drawing import overlay_heatmap
 from core.report_charts import (confidence_histogram_figure, confusion_figure, curves_figure, per_class_ap_figure,
                                 per_class_figure, reliability_figure)
 from core.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
-from pages.widgets import classify, run_or_explain
+from pages.widgets import classify, explanation, run_or_explain
 
 GALLERY_SIZE = 12
 
@@ -64,6 +65,7 @@ def gallery(chosen, labels) -> None:
     indices = cells.get(f"{true},{predicted}", [])
     st.markdown(f"**{len(indices)} test images** that {first.name} labelled *{labels[predicted]}* but are *{labels[true]}*"
                 + (f" (showing {GALLERY_SIZE})" if len(indices) > GALLERY_SIZE else ""))
+    with_cam = st.toggle(f"Grad-CAM of {first.name} for the true and the predicted class", True, key="gallery_cam")
     columns = st.columns(6)
     for slot, index in enumerate(indices[:GALLERY_SIZE]):
         image = test_image(index)
@@ -72,6 +74,12 @@ def gallery(chosen, labels) -> None:
             return
         with columns[slot % 6]:
             st.image(image, caption=f"test #{index}", width=96)
+            if with_cam:
+                cams = [run_or_explain(lambda n, p, c=c: explanation(n, p, "gradcam", c, None, None), first.name, image)
+                        for c in (labels[true], labels[predicted])]
+                if all(cams):
+                    st.image([overlay_heatmap(image, cam.heatmap) for cam in cams], width=46,
+                             caption=["true", "predicted"])
             for report in chosen:
                 result = run_or_explain(classify, report.name, image)
                 if result is not None:

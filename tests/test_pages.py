@@ -150,7 +150,9 @@ def test_dashboard_shows_the_json_figures(weights_dir):
     assert f"{expected} test images" in texts(at)
     at.selectbox(key="cell_true").set_value(0).run()
     at.selectbox(key="cell_predicted").set_value(8).run()
+    shown = min(12, len(cnn.get("0,8", [])))
     assert not at.exception and f"{len(cnn.get('0,8', []))} test images" in texts(at)
+    assert len(at.get("image")) == 2 * shown  # each image, and its Grad-CAM pair (true, predicted)
 
 
 def test_dashboard_without_artifacts_says_which_command(tmp_path, monkeypatch):
