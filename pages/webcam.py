@@ -65,7 +65,7 @@ def live(name: str) -> None:
 
     st.caption(f"Press START and allow the camera. Off this machine, live mode needs HTTPS (browsers only share cameras "
                f"with secure pages) and, on restrictive networks, a TURN server: set {ICE_SERVERS_ENV} to a JSON list of "
-               "ICE servers. Snapshot mode needs neither.")
+               "ICE servers. Snapshot mode needs no TURN server.")
     try:
         context = webrtc_streamer(key="live", video_frame_callback=on_frame, rtc_configuration={"iceServers": ice_servers()},
                                   media_stream_constraints={"video": True, "audio": False})
