@@ -49,6 +49,7 @@ class LiveProcessor:
         self._condition = threading.Condition()
         self._stopped = False
         self._busy = False  # a frame is in the model right now
+        self.error: str | None = None  # the last failure of the model, if any
         self._worker = threading.Thread(target=self._run, name="live-model", daemon=True)
         self._worker.start()
 
@@ -86,14 +87,17 @@ class LiveProcessor:
                 self._busy = True
             try:
                 output, result = self._process(index, frame)
-            finally:
-                with self._condition:
-                    self._busy = False
-                    self._condition.notify_all()
+            except Exception as error:  # one bad frame must not end live mode; the page shows it
+                output, result = None, None
+                self.error = f"{type(error).__name__}: {error}"
             with self._condition:
-                self._latest_output = output
-                self.processed += 1
-            _put_latest(self.results, result)
+                if output is not None:
+                    self._latest_output = output
+                    self.processed += 1
+                self._busy = False
+                self._condition.notify_all()
+            if result is not None:
+                _put_latest(self.results, result)
 
     def _process(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         if self.model.spec.task == "detect":

@@ -77,6 +77,8 @@ def live(name: str) -> None:
         try:
             result = processor.results.get(timeout=1.0)
         except queue.Empty:
+            if processor.error:
+                readout.error(f"The model failed on a frame ({processor.error}); live mode goes on with the next.")
             continue
         with readout.container():
             left, middle, right = st.columns(3)

@@ -65,3 +65,16 @@ def test_ice_servers_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("VISION_ICE_SERVERS", '{"urls": "stun:x"}')
     with pytest.raises(ValueError, match="JSON list"):
         ice_servers()
+
+
+def test_a_failing_frame_is_reported_and_live_mode_goes_on(yolo, frame):
+    processor = LiveProcessor(yolo, process_size=320)
+    try:
+        processor.submit(np.zeros((4, 4), np.uint8))  # not an RGB frame: the model call fails
+        processor.wait_until_idle()
+        assert processor.error and processor.processed == 0
+        processor.submit(frame)
+        processor.wait_until_idle()
+        assert processor.processed == 1 and "bus" in processor.results.get(timeout=5).summary
+    finally:
+        processor.stop()
