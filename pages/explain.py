@@ -67,6 +67,17 @@ def show(image, result, opacity, colormap, with_heatmap=True):
     return overlay
 
 
+def in_a_row(image, panels) -> None:
+    """One overlay per (title, model, method, target, layer, box), side by side."""
+    for column, (title, name, method, target, layer, box) in zip(st.columns(len(panels)), panels):
+        with column:
+            st.markdown(f"**{title}**")
+            result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
+            if result is not None:
+                show(image, result, opacity, colormap, with_heatmap=False)
+                faithfulness_line(result)
+
+
 def png(pixels) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
@@ -84,13 +95,7 @@ view = right.radio("View", ["One explanation", "Compare methods", "Compare model
 for image in images:
     if view == "Compare models":
         method = st.selectbox("Method", list(CLASSIFIER_METHODS), format_func=CLASSIFIER_METHODS.get, key="explain_cm_method")
-        for column, name in zip(st.columns(len(model_names("classify"))), model_names("classify")):
-            with column:
-                st.markdown(f"**{name}**")
-                result = run_or_explain(lambda n, p: explanation(n, p, method, None, None, None), name, image.pixels)
-                if result is not None:
-                    show(image, result, opacity, colormap, with_heatmap=False)
-                    faithfulness_line(result)
+        in_a_row(image, [(name, name, method, None, None, None) for name in model_names("classify")])
         continue
     model_column, method_column, target_column, layer_column = st.columns(4)
     name = model_column.selectbox("Model", model_names(), key="explain_model")
@@ -103,13 +108,7 @@ for image in images:
         target, box = pick_target(name, model, image.pixels)
     layer = layer_column.selectbox("Layer", layer_choices(model), key=f"explain_layer_{name}")
     if view == "Compare methods":
-        for column, method in zip(st.columns(len(methods)), methods):
-            with column:
-                st.markdown(f"**{methods[method]}**")
-                result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
-                if result is not None:
-                    show(image, result, opacity, colormap, with_heatmap=False)
-                    faithfulness_line(result)
+        in_a_row(image, [(methods[method], name, method, target, layer, box) for method in methods])
         continue
     method = method_column.selectbox("Method", list(methods), format_func=methods.get, key=f"explain_method_{name}")
     result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)

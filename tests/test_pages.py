@@ -114,6 +114,8 @@ def test_explain_renders_and_switches_method_and_target(weights_dir):
     at.selectbox(key="explain_target").set_value(second).run()
     assert not at.exception and at.selectbox(key="explain_target").value != first_target
     assert second.split(" (")[0] in texts(at)  # the overlay's caption names the new target
+    at.radio(key="explain_view").set_value("Compare methods").run()
+    assert not at.exception and all(f"**{m}**" in texts(at) for m in ("Grad-CAM", "Grad-CAM++", "Score-CAM"))
 
 
 def test_explain_detector_box_and_comparison_views(weights_dir):
