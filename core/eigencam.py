@@ -11,6 +11,7 @@ component: no gradients, no target class, so it suits a detector. Two traps hand
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -80,6 +81,7 @@ def _sum_of_outputs(output):
     return output.sum()  # never used for gradients (EigenCAM has none); it only stops the arg-max
 
 
+@functools.cache  # defined once, on first use, so torch loads only when needed
 def _predictions_only_class():
     torch = frameworks.torch()
 
@@ -97,5 +99,5 @@ def _predictions_only_class():
     return PredictionsOnly
 
 
-def _PredictionsOnly(network):  # noqa: N802 - a class built lazily, so torch loads only when needed
+def _PredictionsOnly(network):  # noqa: N802 - reads like the class it builds
     return _predictions_only_class()(network)

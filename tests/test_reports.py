@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from core import report_charts
@@ -72,7 +70,7 @@ def test_training_curves_have_one_point_per_epoch(reports):
     assert len(figure.data) == 2 * len(trained) and list(figure.data[0].y) == history["loss"]
 
 
-def test_eda_figures(tmp_path):
+def test_eda_figures():
     eda = load_eda()
     assert set(eda) == {"cifar10", "coco128"}
     counts = report_charts.class_counts_figure(eda["cifar10"])
@@ -80,7 +78,6 @@ def test_eda_figures(tmp_path):
     boxes = report_charts.box_counts_figure(eda["coco128"])
     assert sum(boxes.data[0].y) == eda["coco128"]["boxes"]
     assert sum(report_charts.box_size_figure(eda["coco128"]).data[0].y) == eda["coco128"]["boxes"]
-    assert isinstance(Report("x", {}).task, str) and json.dumps(eda)
 
 
 def test_best_cells_compare_quality_within_a_dataset_and_cost_across_all():

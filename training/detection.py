@@ -90,13 +90,17 @@ def coco_ground_truth(images: Path, labels: Path, names: dict[int, str]) -> dict
         width, height = Image.open(path).size
         image_id = int(path.stem) if path.stem.isnumeric() else path.stem
         gt["images"].append({"id": image_id, "file_name": path.name, "width": width, "height": height})
-        label_file = labels / f"{path.stem}.txt"
-        rows = np.loadtxt(label_file, ndmin=2) if label_file.is_file() else np.zeros((0, 5))
+        rows = read_yolo_labels(labels / f"{path.stem}.txt")
         for cls, cx, cy, w, h in rows:
             box = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
             gt["annotations"].append({"id": len(gt["annotations"]) + 1, "image_id": image_id, "category_id": int(cls) + 1,
                                       "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
     return gt
+
+
+def read_yolo_labels(path: Path) -> np.ndarray:
+    """Rows of (class, cx, cy, w, h), normalised; none when an image has no label file."""
+    return np.loadtxt(path, ndmin=2) if path.is_file() else np.zeros((0, 5))
 
 
 def coco_map(ground_truth: dict, predictions: list[dict]) -> dict:

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from core.weights import PROJECT_ROOT
 from training.cifar10 import data_dir, load_cifar10
+from training.detection import read_yolo_labels
 
 EDA_DIR = PROJECT_ROOT / "assets" / "eda"
 SAMPLES_PER_CLASS = 10
@@ -107,8 +108,7 @@ def coco128_report(folder: Path, names: list[str]) -> dict:
     for path in images:
         width, height = Image.open(path).size
         sizes.append((width, height))
-        label_file = folder / "labels" / "train2017" / f"{path.stem}.txt"
-        rows = np.loadtxt(label_file, ndmin=2) if label_file.is_file() else np.zeros((0, 5))
+        rows = read_yolo_labels(folder / "labels" / "train2017" / f"{path.stem}.txt")
         per_image.append(len(rows))
         for cls, _, _, w, h in rows:
             per_class[int(cls)] += 1
