@@ -111,7 +111,8 @@ def _cache_key(model, cut_layer: str, data, augmented_copies: int, seed: int) ->
     keras = frameworks.keras()
     weights_digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest()
     parts = [data.train.digest(), data.val.digest(), weights_digest, str(model.input_shape), cut_layer,
-             str(augmented_copies), str(seed), keras.__version__, str(model.get_layer("upscale").get_config())]
+             str(augmented_copies), str(seed), keras.__version__, str(model.get_layer("upscale").get_config()),
+             str(augmentation().get_config())]  # a changed augmentation must not reuse old copies
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
