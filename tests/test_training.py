@@ -52,6 +52,18 @@ def test_augmentation_keeps_shapes_and_changes_pixels(small):
     assert np.allclose(np.asarray(augmentation()(batch, training=False)), batch)  # off when serving
 
 
+def test_augmentation_moves_whole_pixels_without_blurring(small):
+    """Shifts and rotations pick existing pixels (no resampling blur the test images never have):
+    on a black-and-white checkerboard, each channel keeps at most two values after colour jitter."""
+    from training.architectures import augmentation
+
+    board = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.float32)
+    batch = np.repeat(np.stack([board] * 3, axis=-1)[None], 16, axis=0)
+    out = np.asarray(augmentation()(batch, training=True))
+    distinct = [len(np.unique(out[i, ..., c])) for i in range(16) for c in range(3)]
+    assert max(distinct) <= 2, distinct
+
+
 def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_path, monkeypatch, photos):
     from training import train_cnn
 
@@ -66,6 +78,9 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_pat
     result = model.predict(photos["dog"])
     assert isinstance(result, Classification) and result.model_input.shape == (32, 32, 3)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-4
+    pixels = result.model_input[None]  # the saved model averages the image and its mirror image
+    assert np.allclose(model.probabilities(pixels[:, :, ::-1]), model.probabilities(pixels), atol=1e-6)
+    assert model.model.get_layer("block3_add") is not None
 
 
 def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir, weights_dir, tmp_path, monkeypatch, photos):

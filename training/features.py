@@ -40,6 +40,10 @@ class Cached:
     def validation_batches(self, batch_size: int):
         return _batches(self, batch_size, seed=None)
 
+    def plain(self) -> Cached:
+        """Only the plain copy of the training features (what the head trains on)."""
+        return Cached(self.train_copies[:1], self.train_labels, self.val, self.val_labels, self.num_classes)
+
     def through(self, model) -> Cached:
         """The same features passed through `model` (e.g. the layers up to the pooled vector)."""
         return Cached(
@@ -102,8 +106,9 @@ def _predict(model, inputs: np.ndarray, what: str, augment=None) -> np.ndarray:
     for start in tqdm(range(0, len(inputs), CHUNK), desc=what, unit="chunk", mininterval=10):
         chunk = inputs[start : start + CHUNK].astype(np.float32)
         if augment is not None:
-            chunk = augment(chunk, training=True)
-        outputs.append(np.asarray(model(chunk, training=False), dtype=np.float16))
+            chunk = np.asarray(augment(chunk, training=True))
+        # predict() runs a compiled graph: three times faster than calling the model eagerly
+        outputs.append(model.predict(chunk, batch_size=CHUNK, verbose=0).astype(np.float16))
     return np.concatenate(outputs)
 
 

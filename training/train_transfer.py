@@ -32,7 +32,7 @@ NO_TOP_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top
 INPUT_SIZE = 128  # CIFAR's 32 px upscaled inside the model; 4x is what the CPU budget allows
 CUT_LAYER = "block_5_add"  # fine-tuning unfreezes everything above it: blocks 6-16 and Conv_1 (above
 # block_12_add alone, the previous recipe, stopped at 85.7%)
-AUGMENTED_COPIES = 2  # extra passes of the training set through the augmentation, cached beside the plain one
+AUGMENTED_COPIES = 1  # extra passes of the training set through the augmentation, cached beside the plain one
 HEAD_EPOCHS = 12
 HEAD_LEARNING_RATE = 3e-4  # Adam; the head search (--search) picked it, with DROPOUT
 DROPOUT = 0.2
@@ -124,7 +124,7 @@ def train_head(head, pooled: features.Cached, args, epochs: int, lr: float, verb
 
 def search_head(model, cut_features: features.Cached, args) -> list[dict]:
     """The head's grid on the validation split. Each trial starts from the same fresh head."""
-    pooled = cut_features.through(features.submodel(model, args.cut_layer, "pool"))
+    pooled = cut_features.plain().through(features.submodel(model, args.cut_layer, "pool"))
     initial = model.get_weights()
     rows = []
     for lr in SEARCH_GRID["head_lr"]:
@@ -178,7 +178,7 @@ def train(args: argparse.Namespace) -> dict:
         best = write_search_table(search_head(model, cut_features, args), args).iloc[0]
         args.head_lr, args.dropout = float(best["head_lr"]), float(best["dropout"])
         model.get_layer("dropout").rate = args.dropout
-    pooled = cut_features.through(features.submodel(model, args.cut_layer, "pool"))
+    pooled = cut_features.plain().through(features.submodel(model, args.cut_layer, "pool"))
     head_history = train_head(features.submodel(model, "pool", "probabilities"), pooled, args, args.head_epochs, args.head_lr)
     args.out.mkdir(parents=True, exist_ok=True)
     tune_history = fine_tune(model, cut_features, args, args.out / f".{args.name}.best.weights.h5")
