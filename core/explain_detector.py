@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from core import frameworks
 from core.eigencam import eigencam, feature_layers
 from core.explain import Explanation, Target, faithfulness, normalise
 
@@ -69,13 +70,11 @@ def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
 
 def _box_confidence(detector, image: np.ndarray, target) -> float:
     found = detector.predict(np.ascontiguousarray(image, dtype=np.uint8), conf=FAITHFULNESS_CONFIDENCE).detections
-    matches = [d.score for d in found if d.class_id == target.class_id and _iou(d.box, target.box) >= MATCH_IOU]
-    return max(matches, default=0.0)
+    same_class = [d for d in found if d.class_id == target.class_id]
+    if not same_class:
+        return 0.0
+    torch = frameworks.torch()
+    from torchvision.ops import box_iou
 
-
-def _iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    intersection = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
-    return intersection / union if union > 0 else 0.0
+    overlaps = box_iou(torch.tensor([d.box for d in same_class]), torch.tensor([target.box]))[:, 0]
+    return max((d.score for d, iou in zip(same_class, overlaps.tolist()) if iou >= MATCH_IOU), default=0.0)

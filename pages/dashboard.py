@@ -12,6 +12,7 @@ from core.drawing import overlay_heatmap
 from core.report_charts import (confidence_histogram_figure, confusion_figure, curves_figure, per_class_ap_figure,
                                 per_class_figure, reliability_figure)
 from core.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
+from core.weights import MODELS_DIR
 from pages.widgets import classify, explanation, run_or_explain
 
 GALLERY_SIZE = 12
@@ -23,8 +24,11 @@ def cached_reports(folder: str, stamp: tuple):
 
 
 def stamp(folder: Path) -> tuple:
-    """Changes whenever a metrics file changes, so the cache never serves stale figures."""
-    return tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.json"))) if folder.is_dir() else ()
+    """Changes whenever a metrics file or one of our model files changes, so the cache never serves
+    stale figures nor a stale "model changed since evaluated" check."""
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    files += sorted(MODELS_DIR.glob("*.keras"))
+    return tuple((str(p), p.stat().st_mtime_ns) for p in files)
 
 
 def summary(reports) -> None:
