@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 FPS_WINDOW = 20  # processed frames the frame rate is averaged over
+IDLE_EXIT_S = 60.0  # the worker thread ends after this long without frames (an ended session's
+# processor never hears about it); the next frame starts a new one
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class FrameResult:
 
 
 class LiveProcessor:
-    def __init__(self, model, process_size: int | None = None, conf: float = 0.25):
+    def __init__(self, model, process_size: int | None = None, conf: float = 0.25, idle_exit_s: float = IDLE_EXIT_S):
         self.model = model
         self.process_size = process_size  # detector input size (320 is fast, 640 sees small things)
         self.conf = conf
@@ -49,9 +51,19 @@ class LiveProcessor:
         self._condition = threading.Condition()
         self._stopped = False
         self._busy = False  # a frame is in the model right now
+        self._idle_exited = False  # the worker ended for lack of frames (set and read under the lock)
         self.error: str | None = None  # the last failure of the model, if any
-        self._worker = threading.Thread(target=self._run, name="live-model", daemon=True)
-        self._worker.start()
+        self._idle_exit_s = idle_exit_s
+        self._worker = self._start_worker()
+
+    def _start_worker(self) -> threading.Thread:
+        worker = threading.Thread(target=self._run, name="live-model", daemon=True)
+        worker.start()
+        return worker
+
+    @property
+    def worker_alive(self) -> bool:
+        return self._worker.is_alive()
 
     def submit(self, frame: np.ndarray) -> np.ndarray:
         """Hand over a frame (RGB uint8) and get the newest annotated frame back at once (the frame
@@ -59,6 +71,9 @@ class LiveProcessor:
         with self._condition:
             self.submitted += 1
             self._pending = (self.submitted, frame)  # an older frame still waiting is dropped here
+            if self._idle_exited:
+                self._idle_exited = False
+                self._worker = self._start_worker()
             self._condition.notify()
             latest = self._latest_output
         return frame if latest is None or latest.shape != frame.shape else latest
@@ -79,8 +94,12 @@ class LiveProcessor:
     def _run(self) -> None:
         while True:
             with self._condition:
+                idle_since = time.monotonic()
                 while self._pending is None and not self._stopped:
-                    self._condition.wait()
+                    if time.monotonic() - idle_since >= self._idle_exit_s:
+                        self._idle_exited = True
+                        return
+                    self._condition.wait(timeout=self._idle_exit_s)
                 if self._stopped:
                     return
                 (index, frame), self._pending = self._pending, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -76,5 +77,22 @@ def test_a_failing_frame_is_reported_and_live_mode_goes_on(yolo, frame):
         processor.submit(frame)
         processor.wait_until_idle()
         assert processor.processed == 1 and "bus" in processor.results.get(timeout=5).summary
+    finally:
+        processor.stop()
+
+
+def test_an_idle_worker_ends_and_the_next_frame_restarts_it(yolo, frame):
+    """An ended browser session never says goodbye: its worker thread must not wait forever."""
+    processor = LiveProcessor(yolo, process_size=320, idle_exit_s=0.3)
+    try:
+        processor.submit(frame)
+        processor.wait_until_idle()
+        deadline = time.monotonic() + 5
+        while processor.worker_alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not processor.worker_alive
+        processor.submit(frame)
+        processor.wait_until_idle()
+        assert processor.processed == 2 and processor.results.get(timeout=5).frame == 2
     finally:
         processor.stop()
