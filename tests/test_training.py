@@ -80,7 +80,7 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_pat
     assert abs(float(result.probabilities.sum()) - 1) < 1e-4
     pixels = result.model_input[None]  # the saved model averages the image and its mirror image
     assert np.allclose(model.probabilities(pixels[:, :, ::-1]), model.probabilities(pixels), atol=1e-6)
-    assert model.model.get_layer("block3_add") is not None
+    assert model.model.get_layer("block3_out") is not None
 
 
 def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir, weights_dir, tmp_path, monkeypatch, photos):

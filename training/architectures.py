@@ -50,53 +50,68 @@ def whitening_kernel(images: np.ndarray, eps: float = 5e-4) -> np.ndarray:
     return np.concatenate([kernel, -kernel], axis=-1).astype(np.float32)
 
 
-class SharedLayers:
-    """Makes each named layer once and hands back the same one afterwards, so building the graph a
-    second time (on the mirrored image) reuses every weight instead of creating new ones."""
-
-    def __init__(self):
-        self._made = {}
-
-    def __call__(self, make, *args, name: str, **kwargs):
-        if name not in self._made:
-            self._made[name] = make(*args, name=name, **kwargs)
-        return self._made[name]
-
-
-def _conv_bn(shared: SharedLayers, x, filters: int, name: str, pool: bool = False):
+def _conv_bn(x, filters: int, name: str, pool: bool = False):
     """conv -> (max-pool) -> batch norm -> GELU. Pooling before the norm is what keeps it cheap."""
-    layers = frameworks.keras().layers
-    x = shared(layers.Conv2D, filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    keras = frameworks.keras()
+    layers = keras.layers
+    # PyTorch's default initialisation (uniform, ±1/sqrt(fan_in)), which the dirac part is scaled against
+    init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init, name=f"{name}_conv")(x)
     if pool:
-        x = shared(layers.MaxPooling2D, name=f"{name}_pool")(x)
-    x = shared(layers.BatchNormalization, momentum=0.6, scale=False, name=f"{name}_bn")(x)
-    return shared(layers.Activation, "gelu", name=f"{name}_gelu")(x)
+        x = layers.MaxPooling2D(name=f"{name}_pool")(x)
+    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-5, scale=False, name=f"{name}_bn")(x)
+    return layers.Activation("gelu", name=f"{name}_gelu")(x)
 
 
-def _block(shared: SharedLayers, x, filters: int, name: str):
-    """Widen and halve the resolution, then one residual convolution."""
-    x = _conv_bn(shared, x, filters, f"{name}_a", pool=True)
-    residual = _conv_bn(shared, x, filters, f"{name}_b")
-    return shared(frameworks.keras().layers.Add, name=f"{name}_add")([x, residual])
+def _block(x, filters: int, name: str):
+    """Widen and halve the resolution, then a second convolution (airbench's conv group: no
+    shortcut; the dirac initialisation starts every convolution as an identity instead)."""
+    x = _conv_bn(x, filters, f"{name}_a", pool=True)
+    x = _conv_bn(x, filters, f"{name}_b")
+    return frameworks.keras().layers.Identity(name=f"{name}_out")(x)
 
 
-def _logits(shared: SharedLayers, pixels, whitening: np.ndarray, widths, dropout: float, num_classes: int):
-    """Raw pixels -> class logits, built from `shared`'s layers."""
-    layers = frameworks.keras().layers
-    x = shared(layers.Rescaling, 1.0, name="as_float")(pixels)
-    x = shared(layers.Normalization, mean=list(CIFAR10_MEAN), variance=list(np.square(CIFAR10_STD)), name="normalise")(x)
-    whiten = shared(layers.Conv2D, whitening.shape[-1], WHITENING_PATCH, use_bias=False, trainable=False, name="whiten")
+def dirac_initialise(model) -> None:
+    """Start each block convolution as an identity on its input channels (the first `in` filters
+    pass their own channel through), as airbench does: an implicit shortcut at initialisation."""
+    for layer in model.layers:
+        if layer.name.startswith("block") and layer.name.endswith("_conv"):
+            (kernel,) = layer.get_weights()  # (3, 3, in, out)
+            channels = min(kernel.shape[2:])
+            kernel[:, :, :, :channels] = 0
+            kernel[1, 1, np.arange(channels), np.arange(channels)] = 1
+            layer.set_weights([kernel])
+
+
+def cifar_cnn(whitening: np.ndarray, widths: tuple[int, ...] = (64, 128, 128), num_classes: int = 10,
+              input_size: int = 32):
+    """airbench93's network (Keller Jordan, 2024): a fixed whitening layer, then three conv groups
+    (conv, max-pool, batch norm, GELU, conv, batch norm, GELU) of 64/128/128 channels, global max
+    pooling and a linear layer; about 0.5 M parameters. Raw pixels in, probabilities out.
+
+    The last group's output, `block3_out` (3x3 cells), is the Grad-CAM layer recorded in the
+    sidecar; `block2_out` (7x7) gives finer maps.
+    """
+    keras = frameworks.keras()
+    layers = keras.layers
+    pixels = keras.Input((input_size, input_size, 3), name="pixels")
+    x = layers.Rescaling(1.0, name="as_float")(pixels)
+    x = layers.Normalization(mean=list(CIFAR10_MEAN), variance=list(np.square(CIFAR10_STD)), name="normalise")(x)
+    whiten = layers.Conv2D(whitening.shape[-1], WHITENING_PATCH, use_bias=False, trainable=False, name="whiten")
     x = whiten(x)
     whiten.set_weights([whitening])
-    x = shared(layers.BatchNormalization, momentum=0.6, scale=False, name="whiten_bn")(x)
-    x = shared(layers.Activation, "gelu", name="whiten_gelu")(x)
+    # Whitened channels already have unit variance: this norm contributes the layer's bias
+    x = layers.BatchNormalization(momentum=0.6, epsilon=1e-5, scale=False, name="whiten_bn")(x)
+    x = layers.Activation("gelu", name="whiten_gelu")(x)
     for index, width in enumerate(widths, start=1):
-        x = _block(shared, x, width, f"block{index}")
-    x = shared(layers.GlobalMaxPooling2D, name="pool")(x)
-    if dropout:
-        x = shared(layers.Dropout, dropout, name="dropout")(x)
-    logits = shared(layers.Dense, num_classes, use_bias=False, name="dense")(x)
-    return shared(layers.Rescaling, 0.125, name="logits")(logits)  # small logits at the start train faster (Page)
+        x = _block(x, width, f"block{index}")
+    x = layers.GlobalMaxPooling2D(name="pool")(x)
+    init = keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    logits = layers.Dense(num_classes, use_bias=False, kernel_initializer=init, name="dense")(x)
+    logits = layers.Rescaling(1 / 9, name="logits")(logits)  # small logits at the start train faster
+    model = keras.Model(pixels, layers.Softmax(name="probabilities")(logits), name="cifar10_cnn")
+    dirac_initialise(model)
+    return model
 
 
 def mirror(size: int, name: str = "mirror"):
@@ -112,28 +127,19 @@ def mirror(size: int, name: str = "mirror"):
     return flip
 
 
-def cifar_cnn(
-    whitening: np.ndarray,
-    widths: tuple[int, ...] = (64, 256, 256),
-    dropout: float = 0.0,
-    num_classes: int = 10,
-    input_size: int = 32,
-):
-    """A small residual CNN after airbench94 (Jordan 2024) and ResNet-9 (Page 2018): a fixed whitening
-    layer, then one block per width, each pooling once; about 2 M parameters at the default widths.
+def mirror_averaged(model):
+    """`model` (pixels -> ... -> Softmax) as a model that averages the logits of the image and of its
+    mirror image: test-time augmentation inside the saved model, so every user of it gets it.
 
-    Returns (trained, served): `trained` sees one view of the image; `served` shares every weight
-    and averages the logits of the image and its mirror image (test-time augmentation inside the
-    saved model, so every user of the artifact gets it). The last block's output, `block3_add`
-    (3x3 cells), is the Grad-CAM layer recorded in the sidecar; `block2_add` (7x7) gives finer maps.
+    The mirrored branch calls the same layer objects again (`call` replays the graph layer by layer;
+    calling the model itself would nest a second copy in the saved file), so the graph stays flat
+    and every weight is stored once. A layer's `output` is still its first call's, on the
+    unmirrored image: Grad-CAM reaches it by name.
     """
     keras = frameworks.keras()
     layers = keras.layers
-    shared = SharedLayers()
-    inputs = keras.Input((input_size, input_size, 3), name="pixels")
-    logits = _logits(shared, inputs, whitening, widths, dropout, num_classes)
-    trained = keras.Model(inputs, layers.Softmax(name="probabilities")(logits), name="cifar10_cnn")
-    mirrored = _logits(shared, mirror(input_size)(inputs), whitening, widths, dropout, num_classes)
+    pixels = model.inputs[0]
+    logits = model.layers[-1].input  # the Softmax's input
+    mirrored = keras.Model(pixels, logits).call(mirror(pixels.shape[1])(pixels))
     averaged = layers.Average(name="mirror_average")([logits, mirrored])
-    served = keras.Model(inputs, layers.Softmax(name="probabilities")(averaged), name="cifar10_cnn")
-    return trained, served
+    return keras.Model(pixels, layers.Softmax(name="probabilities")(averaged), name=model.name)

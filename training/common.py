@@ -120,9 +120,12 @@ def hardware() -> str:
 
 
 def git_commit() -> str:
+    """The project's commit, with "-dirty" when tracked files differ from it (then the commit alone
+    does not reproduce what ran)."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty", "--abbrev=7", "--exclude=*"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
