@@ -131,6 +131,12 @@ def calibration_tab(reports) -> None:
     st.plotly_chart(reliability_figure(classifiers), key="reliability")
     for column, report in zip(st.columns(max(1, len(classifiers))), classifiers):
         column.plotly_chart(confidence_histogram_figure(report), key=f"confidence_{report.name}")
+    for report in classifiers:
+        fit = (report.data.get("training") or {}).get("calibration")
+        if fit:
+            st.caption(f"{report.name}: logits divided by a temperature of {fit['temperature']}, fitted on "
+                       f"{fit['val_images']:,} validation images (their ECE {fit['val_ece'][0]} → {fit['val_ece'][1]}; "
+                       "`python -m training.calibrate`); predictions are unchanged.")
 
 
 def detection_tab(reports) -> None:

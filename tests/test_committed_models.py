@@ -1,5 +1,5 @@
-"""Our committed artifacts: they load from models/ and score, on a fixed slice of 1,000 test images,
-within 2 points of the full-test accuracy that their metrics file reports."""
+"""Our committed artifacts: they load from models/, reach their accuracy goal on the 10,000 test
+images (their metrics file), and score within 2 points of that on a fixed slice of 1,000 test images."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from core.weights import MODELS_DIR, PROJECT_ROOT
 from training.cifar10 import load_cifar10_test
 
 TRAINED = [name for name, spec in REGISTRY.items() if spec.framework == "keras-file"]
+GOALS = {"cifar10_cnn": 0.90, "mobilenet_v2_cifar10": 0.92}  # test accuracy, from the training issue
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,9 @@ def test_accuracy_on_a_fixed_slice_matches_the_metrics_file(name, test_slice):
     pixels = np.stack([model.model_input(image) for image in test_slice.images])
     predicted = np.concatenate([model.probabilities(pixels[i : i + 250]).argmax(1) for i in range(0, 1000, 250)])
     accuracy = float((predicted == test_slice.labels).mean())
-    reported = json.loads((PROJECT_ROOT / "assets" / "metrics" / f"{name}.json").read_text())
-    assert abs(accuracy - reported["classification"]["accuracy"]) <= 0.02, (accuracy, reported["classification"]["accuracy"])
+    reported = json.loads((PROJECT_ROOT / "assets" / "metrics" / f"{name}.json").read_text())["classification"]
+    assert reported["accuracy"] >= GOALS[name], f"{name}: {reported['accuracy']} is below its goal {GOALS[name]}"
+    assert abs(accuracy - reported["accuracy"]) <= 0.02, (accuracy, reported["accuracy"])
 
 
 @pytest.mark.parametrize("name", TRAINED)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import frameworks, runtimes
+from core import frameworks, get_model, runtimes
 from core.detector import YoloDetector
-from core.registry import get_spec
+from core.registry import get_spec, model_names
 
 
-def test_tflite_matches_tensorflow(mobilenet, photos):
-    pixels = np.stack([mobilenet.model_input(photos[name]) for name in ("dog", "cat", "bus")])
-    batched = mobilenet.probabilities(pixels)  # TensorFlow's compiled graph
+@pytest.mark.parametrize("name", model_names("classify"))
+def test_tflite_matches_tensorflow(name, weights_dir, photos):
+    """Every Keras classifier, our mirror-averaging CIFAR-10 models included."""
+    model = get_model(name)
+    pixels = np.stack([model.model_input(photos[stem]) for stem in ("dog", "cat", "bus")])
+    batched = model.probabilities(pixels)  # TensorFlow's compiled graph
     for one, expected in zip(pixels, batched):
-        single = mobilenet.probabilities(one[None])[0]  # the TFLite interpreter
+        single = model.probabilities(one[None])[0]  # the TFLite interpreter
         assert np.abs(single - expected).max() < 1e-4
         assert single.argmax() == expected.argmax()
 

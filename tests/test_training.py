@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -64,23 +67,87 @@ def test_augmentation_moves_whole_pixels_without_blurring(small):
     assert max(distinct) <= 2, distinct
 
 
-def test_one_epoch_smoke_training_writes_a_registered_artifact(data_dir, tmp_path, monkeypatch, photos):
+@pytest.fixture(scope="module")
+def smoke_cnn(data_dir, tmp_path_factory):
+    """A CNN trained for one epoch on 270 real images: (folder with artifact and sidecar, sidecar)."""
     from training import train_cnn
 
-    monkeypatch.setenv("VISION_RUNTIME", "native")  # no TFLite export of a throw-away model
+    out = tmp_path_factory.mktemp("smoke_cnn")
     sidecar = train_cnn.train(train_cnn.parse_args(
-        ["--epochs", "1", "--limit-per-class", "30", "--widths", "8,16,16", "--batch-size", "64", "--out", str(tmp_path)]
+        ["--epochs", "1", "--limit-per-class", "30", "--widths", "8,16,16", "--batch-size", "64", "--out", str(out)]
     ))
+    return out, sidecar
+
+
+def test_one_epoch_smoke_training_writes_a_registered_artifact(smoke_cnn, monkeypatch, photos):
+    folder, sidecar = smoke_cnn
+    monkeypatch.setenv("VISION_RUNTIME", "native")  # no TFLite export of a throw-away model
     assert sidecar["training"]["epochs_run"] == 1 and len(sidecar["training"]["history"]["loss"]) == 1
-    spec = spec_from_sidecar(tmp_path / "cifar10_cnn.json")
+    spec = spec_from_sidecar(folder / "cifar10_cnn.json")
     assert spec.labels == CIFAR10_CLASSES and spec.input_size == 32
-    model = load_keras_classifier(spec, str(tmp_path / "cifar10_cnn.keras"))
+    model = load_keras_classifier(spec, str(folder / "cifar10_cnn.keras"))
     result = model.predict(photos["dog"])
     assert isinstance(result, Classification) and result.model_input.shape == (32, 32, 3)
     assert abs(float(result.probabilities.sum()) - 1) < 1e-4
     pixels = result.model_input[None]  # the saved model averages the image and its mirror image
     assert np.allclose(model.probabilities(pixels[:, :, ::-1]), model.probabilities(pixels), atol=1e-6)
     assert model.model.get_layer("block3_out") is not None
+
+
+def test_calibration_keeps_every_prediction_and_lowers_the_validation_loss(smoke_cnn, tmp_path):
+    from core import frameworks
+    from training import calibrate
+
+    shutil.copytree(smoke_cnn[0], tmp_path, dirs_exist_ok=True)  # the other tests keep the uncalibrated one
+
+    def load():
+        return frameworks.keras().saving.load_model(tmp_path / "cifar10_cnn.keras")
+
+    images = load_cifar10(limit_per_class=30).test.images.astype(np.float32)
+    before = load().predict(images, verbose=0)
+    record = calibrate.calibrate("cifar10_cnn", tmp_path, limit_per_class=30)
+    after = load().predict(images, verbose=0)
+    assert (after.argmax(1) == before.argmax(1)).all() and not np.allclose(after, before)
+    assert record["val_nll"][1] <= record["val_nll"][0] and record["val_images"] == 30
+    assert json.loads((tmp_path / "cifar10_cnn.json").read_text())["calibration"] == record
+    again = calibrate.calibrate("cifar10_cnn", tmp_path, limit_per_class=30)  # refits, does not stack
+    assert again["temperature"] == pytest.approx(record["temperature"], rel=1e-3)
+    assert [layer.name for layer in load().layers].count(calibrate.TEMPERATURE_LAYER) == 1
+
+
+def test_lookahead_pulls_the_weights_to_their_trailing_average():
+    """After each epoch the weights equal the callback's average, which trails the raw SGD weights."""
+    from core import frameworks
+    from training.optimisation import lookahead
+
+    keras = frameworks.keras()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype(np.float32), rng.normal(size=(64, 1)).astype(np.float32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    callback = lookahead(total_steps=16, steps_per_epoch=8, start_epoch=0, every=2)
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, callbacks=[callback], verbose=0)
+    for weight, average in zip(model.weights, callback.average):
+        assert np.allclose(keras.ops.convert_to_numpy(weight), average)
+    plain = keras.models.clone_model(model)  # same start, no lookahead: ends elsewhere
+    plain.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    plain.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    plain.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, callbacks=[callback], verbose=0)
+    assert not np.allclose(model.get_weights()[0], plain.get_weights()[0])
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    """Labels drawn from softmax(z / 2.5): the fitted temperature is close to 2.5."""
+    from training.calibrate import fit_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, size=(20000, 10))
+    probabilities = np.exp(logits / 2.5) / np.exp(logits / 2.5).sum(1, keepdims=True)
+    labels = np.array([rng.choice(10, p=p) for p in probabilities])
+    assert fit_temperature(logits, labels) == pytest.approx(2.5, rel=0.05)
 
 
 def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir, weights_dir, tmp_path, monkeypatch, photos):

@@ -167,9 +167,10 @@ def _training_summary(weights: Path) -> dict | None:
     sidecar = weights.with_suffix(".json")
     if not sidecar.is_file():
         return None
-    training = json.loads(sidecar.read_text()).get("training", {})
+    described = json.loads(sidecar.read_text())
+    training = described.get("training", {})
     keep = ("history", "wall_time_s", "epochs_run", "val_accuracy", "config", "provenance")
-    return {key: training[key] for key in keep if key in training}
+    return {**{key: training[key] for key in keep if key in training}, "calibration": described.get("calibration")}
 
 
 def main(argv: list[str] | None = None) -> None:

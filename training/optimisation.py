@@ -43,11 +43,11 @@ def bias_boosted_sgd(learning_rate, boosted: set[str], boost: float, **kwargs):
     return BoostedSGD(learning_rate, nesterov=True, **kwargs)
 
 
-def batch_norm_biases(model, exclude: tuple[str, ...] = ()) -> set[str]:
-    """Paths of the batch-norm bias (beta) variables of `model`, but for layers named in `exclude`."""
+def batch_norm_biases(model) -> set[str]:
+    """Paths of the batch-norm bias (beta) variables of `model`."""
     keras = frameworks.keras()
     return {layer.beta.path for layer in _all_layers(model)
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.center and layer.name not in exclude}
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.center}
 
 
 def _all_layers(model):
