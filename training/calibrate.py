@@ -3,12 +3,12 @@
     python -m training.calibrate                          # every artifact in models/
     python -m training.calibrate --model cifar10_cnn      # one
 
-Label smoothing and averaged test-time views leave the models under-confident: the probabilities
-they show users are lower than how often they are right. One number, the temperature T, divides the
-logits before the softmax; it is chosen to minimise the validation loss, so the ranking of the
-classes, and with it every prediction and the accuracy, stays exactly the same. It becomes a layer
-(`temperature`) inside the saved model, and the sidecar records the fit. Calibrating again replaces
-the layer instead of stacking a second one.
+Trained with label smoothing, our models are under-confident: the probabilities they show users are
+lower than how often they are right (an over-confident model is corrected the same way). One number,
+the temperature T, divides the logits before the softmax; it is chosen to minimise the validation
+loss, so the ranking of the classes, and with it every prediction and the accuracy, stays the same.
+It becomes a layer (`temperature`) inside the saved model, and the sidecar records the fit.
+Calibrating again replaces the layer instead of stacking a second one.
 """
 
 from __future__ import annotations
