@@ -21,13 +21,18 @@ def torch() -> ModuleType:
     return torch_module
 
 
-def tensorflow() -> ModuleType:
-    """Import TensorFlow, after torch and pylibsrtp, with its start-up chatter silenced."""
+def _before_tensorflow() -> None:
+    """Import what crashes when it comes after TensorFlow (see above)."""
     torch()
     try:
-        import pylibsrtp  # noqa: F401  (60 ms; must precede TensorFlow, see above)
+        import pylibsrtp  # noqa: F401  (60 ms)
     except ImportError:  # live video is optional
         pass
+
+
+def tensorflow() -> ModuleType:
+    """Import TensorFlow, after torch and pylibsrtp, with its start-up chatter silenced."""
+    _before_tensorflow()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -39,8 +44,8 @@ def keras() -> ModuleType:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if os.environ["KERAS_BACKEND"] == "tensorflow":
         tensorflow()
-    else:
-        torch()
+    else:  # Keras and our tf.data pipelines still import TensorFlow when it is installed
+        _before_tensorflow()
     import keras as keras_module
 
     return keras_module

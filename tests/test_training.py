@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from core.classifier import load_keras_classifier
 from core.datasets import CIFAR10_CLASSES, load_image_folder
 from core.registry import spec_from_sidecar
 from core.results import Classification
+from core.weights import PROJECT_ROOT
 from training.cifar10 import load_cifar10
 
 
@@ -92,6 +96,20 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(smoke_cnn, monkey
     pixels = result.model_input[None]  # the saved model averages the image and its mirror image
     assert np.allclose(model.probabilities(pixels[:, :, ::-1]), model.probabilities(pixels), atol=1e-6)
     assert model.model.get_layer("block3_out") is not None
+
+
+def test_training_on_the_torch_backend_gives_a_model_tensorflow_serves(data_dir, tmp_path, photos, monkeypatch):
+    """The GPU route (KERAS_BACKEND=torch), run on the CPU in a subprocess: its process imports
+    TensorFlow too (tf.data), so this also guards the import order under that backend."""
+    environment = {**os.environ, "KERAS_BACKEND": "torch"}
+    command = [sys.executable, "-m", "training.train_cnn", "--epochs", "1", "--limit-per-class", "30",
+               "--widths", "8,16,16", "--batch-size", "64", "--out", str(tmp_path)]
+    run = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    monkeypatch.setenv("VISION_RUNTIME", "native")  # no TFLite export of a throw-away model
+    spec = spec_from_sidecar(tmp_path / "cifar10_cnn.json")
+    model = load_keras_classifier(spec, str(tmp_path / "cifar10_cnn.keras"))  # here: TensorFlow
+    assert abs(float(model.predict(photos["dog"]).probabilities.sum()) - 1) < 1e-4
 
 
 def test_calibration_keeps_every_prediction_and_lowers_the_validation_loss(smoke_cnn, tmp_path):
