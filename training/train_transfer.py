@@ -33,13 +33,13 @@ NAME = "mobilenet_v2_cifar10"
 NO_TOP_WEIGHTS = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 INPUT_SIZE = 128  # CIFAR's 32 px upscaled inside the model; 4x is what the CPU budget allows
 CUT_LAYER = "block_2_add"  # fine-tuning unfreezes everything above it: blocks 3-16 and Conv_1. Earlier
-# cuts stopped lower: above block_12_add at 85.7% test, above block_5_add at 90.2%. Blocks 3-5 add
-# little compute (16x16 maps), but the cached maps at the cut (32x32x24) take 2.2 GB per copy.
+# cuts stopped lower: above block_12_add at 85.7% test, above block_5_add at 90.2%. The cached maps
+# at this cut (32x32x24) take 2.2 GB per copy.
 AUGMENTED_COPIES = 2  # extra passes of the training set through the augmentation, cached beside the plain one
 HEAD_EPOCHS = 12
 HEAD_LEARNING_RATE = 3e-4  # Adam; the head search (--search) picked it, with DROPOUT
 DROPOUT = 0.2
-FINE_TUNE_EPOCHS = 6  # about 13 min each on 2 CPU cores
+FINE_TUNE_EPOCHS = 6  # about 10 min each on 2 CPU cores
 FINE_TUNE_LEARNING_RATE = 1e-4  # Adam, cosine decay: low, so the ImageNet features bend but do not break
 BATCH_SIZE = 64
 LABEL_SMOOTHING = 0.1
