@@ -32,11 +32,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> float:
+def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> float:
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()}")
+            raise RuntimeError(f"streamlit exited with {server.returncode}: {log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
                 if reply.status == 200:
@@ -47,16 +47,20 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = 120
 
 
 @pytest.fixture(scope="module")
-def server(weights_dir, data_dir):
+def server(weights_dir, data_dir, tmp_path_factory):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    # No file watcher: other tests write many files under the project, and reconciling its inotify
+    # watches after each queue overflow kept a core busy
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1"]
+               "--server.fileWatcherType=none", f"--server.port={port}", "--server.address=127.0.0.1"]
     environment = {**os.environ, "VISION_ICE_SERVERS": "[]"}  # host candidates only: no STUN server offline
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its output goes to a file: an undrained pipe fills up and then blocks the server mid-run
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     try:
-        print(f"\nstreamlit answered after {_wait_until_healthy(url, process):.1f} s")
+        print(f"\nstreamlit answered after {_wait_until_healthy(url, process, log):.1f} s (log: {log})")
         yield url
     finally:
         process.terminate()
