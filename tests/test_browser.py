@@ -50,8 +50,8 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: 
 def server(weights_dir, data_dir, tmp_path_factory):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    # No file watcher: other tests write many files under the project, and reconciling its inotify
-    # watches after each queue overflow kept a core busy
+    # No file watcher: in one full run its inotify queue kept overflowing, and re-scanning the
+    # project after each overflow kept a core busy and stalled the pages
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
                "--server.fileWatcherType=none", f"--server.port={port}", "--server.address=127.0.0.1"]
     environment = {**os.environ, "VISION_ICE_SERVERS": "[]"}  # host candidates only: no STUN server offline

@@ -71,15 +71,16 @@ def test_augmentation_moves_whole_pixels_without_blurring(small):
     assert max(distinct) <= 2, distinct
 
 
+SMOKE_CNN_ARGS = ["--epochs", "1", "--limit-per-class", "30", "--widths", "8,16,16", "--batch-size", "64"]
+
+
 @pytest.fixture(scope="module")
 def smoke_cnn(data_dir, tmp_path_factory):
     """A CNN trained for one epoch on 270 real images: (folder with artifact and sidecar, sidecar)."""
     from training import train_cnn
 
     out = tmp_path_factory.mktemp("smoke_cnn")
-    sidecar = train_cnn.train(train_cnn.parse_args(
-        ["--epochs", "1", "--limit-per-class", "30", "--widths", "8,16,16", "--batch-size", "64", "--out", str(out)]
-    ))
+    sidecar = train_cnn.train(train_cnn.parse_args([*SMOKE_CNN_ARGS, "--out", str(out)]))
     return out, sidecar
 
 
@@ -102,8 +103,7 @@ def test_training_on_the_torch_backend_gives_a_model_tensorflow_serves(data_dir,
     """The GPU route (KERAS_BACKEND=torch), run on the CPU in a subprocess: its process imports
     TensorFlow too (tf.data), so this also guards the import order under that backend."""
     environment = {**os.environ, "KERAS_BACKEND": "torch"}
-    command = [sys.executable, "-m", "training.train_cnn", "--epochs", "1", "--limit-per-class", "30",
-               "--widths", "8,16,16", "--batch-size", "64", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "training.train_cnn", *SMOKE_CNN_ARGS, "--out", str(tmp_path)]
     run = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     monkeypatch.setenv("VISION_RUNTIME", "native")  # no TFLite export of a throw-away model
