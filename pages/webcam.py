@@ -95,4 +95,7 @@ mode = st.radio("Mode", ["Snapshot", "Live"], horizontal=True, key="webcam_mode"
 names = model_names()
 name = st.selectbox("Model", names, index=names.index("yolo11n") if "yolo11n" in names else 0, key="webcam_model")
 if run_or_explain(lambda n: load_model(n), name) is not None:
-    snapshot(name) if mode == "Snapshot" else live(name)
+    if mode == "Snapshot":  # statements, not a conditional expression: Streamlit's magic would print its None
+        snapshot(name)
+    else:
+        live(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -177,11 +179,32 @@ def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):
     at = page("pages/webcam.py")
     assert not at.exception and at.selectbox(key="webcam_model").value == "yolo11n"
     at.camera_input(key="webcam_snapshot").set_value(("bus.jpg", photo_paths["bus"].read_bytes(), "image/jpeg")).run()
-    assert not at.exception and "bus ×1" in texts(at)
+    assert not at.exception and "bus ×1" in texts(at) and "`None`" not in texts(at)
     at.selectbox(key="webcam_model").set_value("mobilenet_v2").run()
     assert not at.exception and "## minibus" in texts(at) and not at.get("image")
     at.toggle(key="webcam_gradcam").set_value(True).run()
     assert not at.exception and len(at.get("image")) == 1  # the Grad-CAM overlay
+
+
+def _magic_expressions(path: Path) -> list[str]:
+    """Script-level expression statements Streamlit's magic would write: all but calls and docstrings."""
+    import ast
+
+    found, pending = [], list(ast.parse(path.read_text()).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue  # magic rewrites the script's own statements only
+        if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Call, ast.Constant)):
+            found.append(f"{path.name}:{node.lineno}")
+        pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return found
+
+
+def test_no_page_prints_a_stray_value():
+    """`a() if c else b()` on its own line shows `None` on the page (the webcam page did)."""
+    scripts = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "pages").glob("*.py"))]
+    assert [hit for script in scripts for hit in _magic_expressions(script)] == []
 
 
 def test_webcam_live_mode_renders_its_controls(weights_dir):
