@@ -173,22 +173,64 @@ def camera_browser(playwright, tmp_path_factory, photos):
     chromium.close()
 
 
+class Watched:
+    """A page whose browser console is kept, so that a failed wait can say what the page showed."""
+
+    def __init__(self, page, shots: Path):
+        self.page, self.shots, self.console = page, shots, []
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text[:200]}"))
+
+    def wait(self, locator, seconds: float, failure: str) -> None:
+        try:
+            locator.wait_for(timeout=seconds * 1000)
+        except Exception as error:  # noqa: BLE001 - keep what the page showed, then fail with it
+            self.page.screenshot(path=str(self.shots / "webcam_failed.png"))
+            shown, console = self.page.locator("main").inner_text()[:600], self.console[-15:]
+            raise AssertionError(f"{failure} within {seconds} s. Page: {shown!r}. Console: {console}") from error
+
+
+def _take_photo(watched: Watched) -> None:
+    """Press Take Photo once the camera has delivered a frame, and check a photo was taken.
+
+    The button is enabled as soon as the camera is granted, but until the video's first frame is
+    decoded the click captures nothing (react-webcam returns no screenshot): on a slow machine a
+    click that comes too early is silently lost.
+    """
+    watched.page.wait_for_function("() => { const video = document.querySelector('[data-testid=stCameraInput] video');"
+                                   " return video !== null && video.readyState >= 2 && video.videoHeight > 0; }")
+    watched.page.get_by_role("button", name="Take Photo").click()
+    watched.wait(watched.page.get_by_role("button", name="Clear photo"), 30, "Take Photo gave no photo")
+
+
+def _start_live(watched: Watched) -> None:
+    """Press START until the component starts (its button turns to Stop).
+
+    In one local run of several, the first press left the component stopped with nothing logged, and
+    a user would simply press again: the test does too, and says so, rather than fail on that alone.
+    """
+    frame = watched.page.frame_locator("iframe[title*=streamlit_webrtc]")
+    for press in range(1, 4):
+        frame.get_by_role("button", name="START").click()
+        try:
+            frame.get_by_role("button", name="STOP").wait_for(timeout=20_000)
+            return
+        except Exception:  # noqa: BLE001 - still stopped: press again
+            print(f"/webcam live: START press {press} did not start the stream")
+    watched.wait(frame.get_by_role("button", name="STOP"), 1, "START never started the stream")
+
+
 def test_webcam_snapshot_and_live_with_a_fake_camera(server, camera_browser, shots):
     page, _ = _open(camera_browser, f"{server}/webcam")
-    page.get_by_role("button", name="Take Photo").click()
-    page.get_by_text(re.compile(r"\bbus ×1\b")).wait_for()
+    watched = Watched(page, shots)
+    _take_photo(watched)
+    detections = page.get_by_text(re.compile(r"\bbus ×1\b"))
+    watched.wait(detections, PAGE_TIMEOUT_MS / 1000, "The photo's detections did not appear")
     print("/webcam snapshot: the fake camera's frame shows a bus")
     _shoot(page, shots, "webcam_snapshot")
     page.get_by_text("Live", exact=True).click()
-    start_button = page.frame_locator("iframe[title*=streamlit_webrtc]").get_by_role("button", name="START")
-    start_button.click()
+    _start_live(watched)
     fps = page.locator("[data-testid=stMetric]").filter(has_text="Frames per second")
-    try:
-        fps.wait_for(timeout=90_000)
-        value = float(fps.locator("[data-testid=stMetricValue]").inner_text())
-    except Exception as error:  # noqa: BLE001 - record what happened, then fail with it
-        page.screenshot(path=str(shots / "webcam_live_failed.png"))
-        raise AssertionError(f"live mode showed no frame rate within 90 s: {error}") from error
+    watched.wait(fps, 90, "Live mode showed no frame rate")
     page.wait_for_timeout(3000)
     value = float(fps.locator("[data-testid=stMetricValue]").inner_text())
     print(f"/webcam live: {value} frames per second, {page.get_by_text(re.compile('^Frame [0-9]+:')).first.inner_text()}")
