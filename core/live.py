@@ -12,11 +12,13 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from core.results import label_counts
 
 FPS_WINDOW = 20  # processed frames the frame rate is averaged over
 IDLE_EXIT_S = 60.0  # the worker thread ends after this long without frames (an ended session's
@@ -33,8 +35,7 @@ class FrameResult:
 
     @property
     def summary(self) -> str:
-        counts = Counter(row["label"] for row in self.rows)
-        return ", ".join(f"{label} ×{n}" for label, n in counts.most_common()) or "nothing found"
+        return label_counts(row["label"] for row in self.rows) or "nothing found"
 
 
 class LiveProcessor:

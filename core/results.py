@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +75,10 @@ class Detections:
     def labels(self) -> list[str]:
         return [detection.label for detection in self.detections]
 
+    def count_text(self) -> str:
+        """"1 object", "5 objects": how many boxes, for captions."""
+        return f"{len(self)} object{'' if len(self) == 1 else 's'}"
+
     def to_dict(self) -> dict:
         return {
             "model": self.model,
@@ -80,6 +86,11 @@ class Detections:
             "detections": [detection.to_dict() for detection in self.detections],
             "latency_ms": round(self.latency_ms, 3),
         }
+
+
+def label_counts(labels: Iterable[str]) -> str:
+    """"person ×4, bus ×1": how many of each label, the most frequent first."""
+    return ", ".join(f"{label} ×{n}" for label, n in Counter(labels).most_common())
 
 
 def top_k_scores(probabilities: np.ndarray, labels: tuple[str, ...], k: int) -> tuple[ClassScore, ...]:

@@ -37,7 +37,7 @@ for column, (name, spec) in zip(st.columns(len(REGISTRY)), REGISTRY.items()):
                 continue
             top = result.detections[0] if len(result) else None
             st.markdown(f"## {top.label if top else 'nothing'}")
-            st.caption(f"{len(result)} objects · {result.latency_ms:.1f} ms")
+            st.caption(f"{result.count_text()} · {result.latency_ms:.1f} ms")
             st.image(draw_detections(image.pixels, result), width="stretch")
             votes.append(detector_vote(result))
         latencies[name] = result.latency_ms

@@ -34,7 +34,7 @@ for image in images:
     annotated = draw_detections(image.pixels, result)
     picture, summary = st.columns([3, 1])
     picture.image(annotated, width="stretch")
-    summary.markdown(f"**{len(result)} objects** · {result.latency_ms:.1f} ms")
+    summary.markdown(f"**{result.count_text()}** · {result.latency_ms:.1f} ms")
     if len(result):
         counts = pd.DataFrame([d.to_dict() for d in result.detections]).groupby("label")["score"]
         table = pd.DataFrame({"count": counts.size(), "best score": counts.max().round(3)})

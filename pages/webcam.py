@@ -9,6 +9,7 @@ import streamlit as st
 from core import ImageError, load_image, model_names
 from core.drawing import draw_detections, overlay_heatmap
 from core.live import ICE_SERVERS_ENV, LiveProcessor, ice_servers
+from core.results import label_counts
 from pages.widgets import InputImage, classification_card, detect, explanation, load_model, run_or_explain
 
 LIVE_SIZES = [320, 480, 640]
@@ -30,8 +31,7 @@ def snapshot(name: str) -> None:
         result = run_or_explain(detect, name, image.pixels, 0.25, 0.7)
         if result is not None:
             st.image(draw_detections(image.pixels, result), width="stretch")
-            counts = pd.Series(result.labels()).value_counts()
-            st.markdown(", ".join(f"{label} ×{n}" for label, n in counts.items()) or "Nothing detected.")
+            st.markdown(label_counts(result.labels()) or "Nothing detected.")
         return
     classification_card(name, image, 5, show_input=False)
     if st.toggle("Grad-CAM overlay", key="webcam_gradcam"):

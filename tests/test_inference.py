@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.results import Classification, Detections
+from core.results import Classification, Detections, label_counts
 
 # ImageNet class indices (Keras order): 151-268 are dog breeds, 281-285 domestic cats.
 DOG_BREEDS = range(151, 269)
@@ -22,6 +22,14 @@ def test_yolo_finds_the_bus_and_the_people(yolo, photos):
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, detection
     scores = [d.score for d in result.detections]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_detections_are_counted_in_words(yolo, photos):
+    result = yolo.predict(photos["bus"])
+    assert label_counts(result.labels()) == f"person ×{result.labels().count('person')}, bus ×1"
+    assert result.count_text() == f"{len(result)} objects"
+    one_bus = Detections(result.model, tuple(d for d in result.detections if d.label == "bus"), result.image_size, 1.0)
+    assert one_bus.count_text() == "1 object" and label_counts([]) == ""
 
 
 def test_yolo_thresholds_filter(yolo, photos):
