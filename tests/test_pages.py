@@ -187,15 +187,17 @@ def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):
 
 
 def _magic_expressions(path: Path) -> list[str]:
-    """Script-level expression statements Streamlit's magic would write: all but calls and docstrings."""
+    """Script-level expression statements Streamlit's magic would write: all but calls and the docstring."""
     import ast
 
-    found, pending = [], list(ast.parse(path.read_text()).body)
+    module = ast.parse(path.read_text())
+    has_docstring = ast.get_docstring(module) is not None
+    found, pending = [], module.body[1:] if has_docstring else list(module.body)
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue  # magic rewrites the script's own statements only
-        if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Call, ast.Constant)):
+        if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call):
             found.append(f"{path.name}:{node.lineno}")
         pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
     return found
