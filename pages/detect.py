@@ -9,7 +9,7 @@ from PIL import Image
 
 from core import model_names
 from core.drawing import draw_detections
-from core.results import Detections
+from core.results import Detections, label_counts
 from pages.widgets import detect, image_inputs, load_model, run_or_explain
 
 st.title("Detect")
@@ -39,7 +39,7 @@ for image in images:
         counts = pd.DataFrame([d.to_dict() for d in result.detections]).groupby("label")["score"]
         table = pd.DataFrame({"count": counts.size(), "best score": counts.max().round(3)})
         table = table.sort_values("count", ascending=False)
-        summary.markdown(", ".join(f"{label} ×{count}" for label, count in table["count"].items()))
+        summary.markdown(label_counts(result.labels()))
         summary.dataframe(table)
     else:
         summary.info("Nothing above the threshold.")
