@@ -94,7 +94,7 @@ st.caption("Classify or detect what your camera sees: one photo at a time, or li
 mode = st.radio("Mode", ["Snapshot", "Live"], horizontal=True, key="webcam_mode")
 names = model_names()
 name = st.selectbox("Model", names, index=names.index("yolo11n") if "yolo11n" in names else 0, key="webcam_model")
-if run_or_explain(lambda n: load_model(n), name) is not None:
+if run_or_explain(load_model, name) is not None:
     if mode == "Snapshot":  # statements, not a conditional expression: Streamlit's magic would print its None
         snapshot(name)
     else:

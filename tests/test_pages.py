@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -188,8 +189,6 @@ def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):
 
 def _magic_expressions(path: Path) -> list[str]:
     """Script-level expression statements Streamlit's magic would write: all but calls and the docstring."""
-    import ast
-
     module = ast.parse(path.read_text())
     has_docstring = ast.get_docstring(module) is not None
     found, pending = [], module.body[1:] if has_docstring else list(module.body)
