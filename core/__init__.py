@@ -3,11 +3,11 @@
 Importing it is cheap: TensorFlow and torch are imported only when a model is loaded.
 """
 
-from core.images import ImageError, load_image
-from core.loading import get_model
-from core.registry import REGISTRY, ModelSpec, get_spec, model_names
+from core.io.images import ImageError, load_image
+from core.models.loading import get_model
+from core.models.registry import REGISTRY, ModelSpec, get_spec, model_names
 from core.results import Classification, ClassScore, Detection, Detections
-from core.weights import WeightsNotFoundError
+from core.models.weights import WeightsNotFoundError
 
 __all__ = [
     "REGISTRY",

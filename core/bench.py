@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import load_image
-from core.loading import get_model
+from core.io.images import load_image
+from core.models.loading import get_model
 
 WARM_UP_RUNS = 5
 
@@ -63,7 +63,7 @@ def print_benchmark(names: list[str], runs: int, image_path: str | None = None) 
 def print_explain_benchmark(names: list[str], runs: int, image_path: str | None = None) -> int:
     """Per-method latency of the heatmap alone (no faithfulness test), against one forward pass of
     the same Keras graph: the figure the 1.5x goal is about."""
-    from core.explain import explain, methods_for
+    from core.explain.base import explain, methods_for
 
     image = load_image(image_path) if image_path else default_image()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "

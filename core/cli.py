@@ -7,9 +7,9 @@ import json
 import sys
 from collections.abc import Iterator
 
-from core.images import ImageError, load_image
-from core.registry import REGISTRY, UnknownModelError, get_spec
-from core.weights import WeightsNotFoundError, search_dirs
+from core.io.images import ImageError, load_image
+from core.models.registry import REGISTRY, UnknownModelError, get_spec
+from core.models.weights import WeightsNotFoundError, search_dirs
 
 PROGRESS_AFTER = 3  # a progress bar for batches larger than this
 
@@ -87,7 +87,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.loading import get_model
+    from core.models.loading import get_model
 
     get_spec(args.model)  # an unknown name fails before the slow load
     model = get_model(args.model, args.weights)
@@ -158,8 +158,8 @@ def _progress(items: list[str], enabled: bool):
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from core.explain import explain
-    from core.loading import get_model
+    from core.explain.base import explain
+    from core.models.loading import get_model
 
     get_spec(args.model)
     try:
@@ -172,7 +172,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.out:
         from PIL import Image
 
-        from core.drawing import overlay_heatmap
+        from core.viz.drawing import overlay_heatmap
 
         Image.fromarray(overlay_heatmap(image, result.heatmap, args.opacity)).save(args.out)
     row = {"image": args.image, **result.to_dict()}

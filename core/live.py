@@ -122,7 +122,7 @@ class LiveProcessor:
     def _process(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FrameResult]:
         if self.model.spec.task == "detect":
             detections = self.model.predict(frame, conf=self.conf, imgsz=self.process_size)
-            from core.drawing import draw_detections
+            from core.viz.drawing import draw_detections
 
             output = draw_detections(frame, detections)
             rows = tuple({"label": d.label, "score": round(d.score, 3)} for d in detections.detections)

@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core import REGISTRY
-from core.charts import latency_figure
-from core.drawing import draw_detections
+from core.viz.charts import latency_figure
+from core.viz.drawing import draw_detections
 from core.results import top_k_scores
-from core.vocabulary import COMMON, agreement, classifier_vote, detector_vote, ensemble
+from core.models.vocabulary import COMMON, agreement, classifier_vote, detector_vote, ensemble
 from pages.widgets import classification_card, detect, image_inputs, load_model, run_or_explain
 
 st.title("Compare")

@@ -6,13 +6,13 @@ from pathlib import Path
 import streamlit as st
 
 from core import load_image
-from core import reports as metrics_files
-from core.datasets import image_folder_files
-from core.drawing import overlay_heatmap
-from core.report_charts import (confidence_histogram_figure, confusion_figure, curves_figure, per_class_ap_figure,
+from core.evaluation import reports as metrics_files
+from core.io.datasets import image_folder_files
+from core.viz.drawing import overlay_heatmap
+from core.viz.report_charts import (confidence_histogram_figure, confusion_figure, curves_figure, per_class_ap_figure,
                                 per_class_figure, reliability_figure)
-from core.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
-from core.weights import MODELS_DIR
+from core.evaluation.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
+from core.models.weights import MODELS_DIR
 from pages.widgets import classify, explanation, run_or_explain
 
 GALLERY_SIZE = 12

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core import reports as metrics_files
-from core.report_charts import box_counts_figure, box_size_figure, class_counts_figure
+from core.evaluation import reports as metrics_files
+from core.viz.report_charts import box_counts_figure, box_size_figure, class_counts_figure
 
 
 def findings(report: dict) -> None:

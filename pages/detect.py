@@ -8,7 +8,7 @@ import streamlit as st
 from PIL import Image
 
 from core import model_names
-from core.drawing import draw_detections
+from core.viz.drawing import draw_detections
 from core.results import Detections, label_counts
 from pages.widgets import detect, image_inputs, load_model, run_or_explain
 

@@ -7,8 +7,8 @@ import streamlit as st
 from PIL import Image
 
 from core import model_names
-from core.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
-from core.explain import CLASSIFIER_METHODS, FRACTION, methods_for
+from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
+from core.explain.base import CLASSIFIER_METHODS, FRACTION, methods_for
 from pages.widgets import classify, detect, explanation, image_inputs, load_model, run_or_explain
 
 ANY_CLASS = "Any class…"
@@ -16,10 +16,10 @@ ANY_CLASS = "Any class…"
 
 def layer_choices(model) -> list[str]:
     if model.spec.task == "detect":
-        from core.explain_detector import detector_layers
+        from core.explain.detector import detector_layers
 
         return list(detector_layers(model))[::-1]
-    from core.cam import spatial_layers
+    from core.explain.keras_cams import spatial_layers
 
     layers = spatial_layers(model.model)[::-1]  # deepest first: the usual choice
     default = model.spec.gradcam_layer

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core import ImageError, load_image, model_names
-from core.drawing import draw_detections, overlay_heatmap
+from core.viz.drawing import draw_detections, overlay_heatmap
 from core.live import ICE_SERVERS_ENV, LiveProcessor, ice_servers
 from core.results import label_counts
 from pages.widgets import InputImage, classification_card, detect, explanation, load_model, run_or_explain

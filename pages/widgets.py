@@ -11,10 +11,10 @@ import streamlit as st
 from PIL import Image
 
 from core import ImageError, WeightsNotFoundError, get_model, get_spec, load_image
-from core.charts import top_k_figure
-from core.loading import is_loaded
+from core.viz.charts import top_k_figure
+from core.models.loading import is_loaded
 from core.results import Classification, Detections, top_k_scores
-from core.samples import sample_images
+from core.io.samples import sample_images
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "heic", "heif"]
 MAX_TOP_K = 10
@@ -99,7 +99,7 @@ def detect(name: str, pixels: np.ndarray, conf: float, iou: float) -> Detections
 
 @st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
 def explanation(name: str, pixels: np.ndarray, method: str, target, layer, box):
-    from core.explain import explain
+    from core.explain.base import explain
 
     return explain(get_model(name), pixels, method, target, layer, box)
 

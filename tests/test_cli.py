@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 
 
 def _json_lines(text: str) -> list[dict]:

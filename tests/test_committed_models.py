@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core import REGISTRY, get_model
-from core.datasets import CIFAR10_CLASSES
-from core.weights import MODELS_DIR, PROJECT_ROOT
+from core.io.datasets import CIFAR10_CLASSES
+from core.models.weights import MODELS_DIR, PROJECT_ROOT
 from training.cifar10 import load_cifar10_test
 
 TRAINED = [name for name, spec in REGISTRY.items() if spec.framework == "keras-file"]

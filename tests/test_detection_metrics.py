@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from training.detection import coco_ground_truth, coco_map, evaluate_yolo_folder
+from core.evaluation.detection import coco_ground_truth, coco_map, evaluate_yolo_folder
 
 NAMES = {0: "person", 1: "bicycle"}
 

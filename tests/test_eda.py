@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 from training import eda
 from training.cifar10 import load_cifar10
 

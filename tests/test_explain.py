@@ -10,8 +10,8 @@ import pytest
 
 from core import get_model
 from core.cli import main as cli
-from core.explain import CLASSIFIER_METHODS, explain
-from core.registry import model_names
+from core.explain.base import CLASSIFIER_METHODS, explain
+from core.models.registry import model_names
 
 CLASSIFIERS = model_names("classify")
 
@@ -52,7 +52,7 @@ def test_pointing_game_peak_falls_in_the_detectors_box(mobilenet, yolo, photos):
 
 
 def test_trained_model_beats_random_and_random_weights_do_not(mobilenet, photos):
-    from core.classifier import KerasClassifier
+    from core.models.classifier import KerasClassifier
     from core.frameworks import keras
 
     trained = explain(mobilenet, photos["dog"], "gradcam").faithfulness
@@ -69,7 +69,7 @@ def test_sequential_model_with_preprocessing_inside(mobilenet, photos):
     """A Sequential model with its scaling layer inside: the tutorial recipe breaks on both."""
     from dataclasses import replace
 
-    from core.classifier import KerasClassifier
+    from core.models.classifier import KerasClassifier
     from core.frameworks import keras
 
     layers = keras().layers

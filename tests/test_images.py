@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import MIN_SIDE, ImageError, load_image
+from core.io.images import MIN_SIDE, ImageError, load_image
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 
 
 def _run(code: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -22,7 +22,7 @@ def _run(code: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def test_importing_core_imports_no_framework():
     done = _run("""
         import sys
-        import core, core.cli, core.registry, core.images, core.loading, core.results, core.weights
+        import core, core.cli, core.models.registry, core.io.images, core.models.loading, core.results, core.models.weights
         heavy = sorted(m for m in ("tensorflow", "torch", "torchvision", "keras", "ultralytics") if m in sys.modules)
         print(heavy)
     """)

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from core.metrics import SCHEMA_VERSION, calibration, classification_metrics, misclassified_by_cell
-from core.weights import PROJECT_ROOT
+from core.evaluation.metrics import SCHEMA_VERSION, calibration, classification_metrics, misclassified_by_cell
+from core.models.weights import PROJECT_ROOT
 
 NAMES = ("a", "b", "c")
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import REGISTRY
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 
 TIMEOUT = 240  # the first run on a fresh process loads the frameworks and models
 
@@ -161,7 +161,7 @@ def test_dashboard_shows_the_json_figures(weights_dir):
 
 
 def test_dashboard_without_artifacts_says_which_command(tmp_path, monkeypatch):
-    from core import reports
+    from core.evaluation import reports
 
     monkeypatch.setattr(reports, "METRICS_DIR", tmp_path / "metrics")
     at = page("pages/dashboard.py")

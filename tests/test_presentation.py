@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from core import load_image
-from core.charts import latency_figure, top_k_figure
-from core.drawing import class_colour, draw_detections
+from core.viz.charts import latency_figure, top_k_figure
+from core.viz.drawing import class_colour, draw_detections
 from core.results import Detection, Detections
-from core.samples import sample_images
-from core.vocabulary import COMMON, IMAGENET, agreement, classifier_vote, common_probabilities, detector_vote
+from core.io.samples import sample_images
+from core.models.vocabulary import COMMON, IMAGENET, agreement, classifier_vote, common_probabilities, detector_vote
 
 
 def test_samples_ship_with_dependencies():

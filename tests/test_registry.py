@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import REGISTRY, get_model, get_spec
-from core.registry import UnknownModelError, spec_from_sidecar
+from core.models.registry import UnknownModelError, spec_from_sidecar
 from core.results import Classification, Detections
 
 RESULT_TYPES = {"classify": Classification, "detect": Detections}

@@ -1,11 +1,11 @@
-"""Reading the evaluation artifacts and the figures built from them (core.reports, core.report_charts)."""
+"""Reading the evaluation artifacts and the figures built from them (core.evaluation.reports, core.viz.report_charts)."""
 
 from __future__ import annotations
 
 import pytest
 
-from core import report_charts
-from core.reports import Report, classifiers_sharing_labels, load_eda, load_reports, problems, summary_table
+from core.viz import report_charts
+from core.evaluation.reports import Report, classifiers_sharing_labels, load_eda, load_reports, problems, summary_table
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_eda_figures():
 
 
 def test_best_cells_compare_quality_within_a_dataset_and_cost_across_all():
-    from core.reports import best_cells
+    from core.evaluation.reports import best_cells
 
     table = summary_table([
         Report("a", {"dataset": "CIFAR-10", "classification": {"accuracy": 0.9}, "performance": {"latency_p50_ms": 5}}),

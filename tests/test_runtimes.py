@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import frameworks, get_model, runtimes
-from core.detector import YoloDetector
-from core.registry import get_spec, model_names
+from core import frameworks, get_model
+from core.models import runtimes
+from core.models.detector import YoloDetector
+from core.models.registry import get_spec, model_names
 
 
 @pytest.mark.parametrize("name", model_names("classify"))

@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from core.classifier import load_keras_classifier
-from core.datasets import CIFAR10_CLASSES, load_image_folder
-from core.registry import spec_from_sidecar
+from core.models.classifier import load_keras_classifier
+from core.io.datasets import CIFAR10_CLASSES, load_image_folder
+from core.models.registry import spec_from_sidecar
 from core.results import Classification
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 from training.cifar10 import load_cifar10
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import weights
-from core.weights import WeightsNotFoundError, resolve_file
+from core.models import weights
+from core.models.weights import WeightsNotFoundError, resolve_file
 
 
 @pytest.fixture

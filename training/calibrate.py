@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.metrics import calibration
-from core.weights import MODELS_DIR
+from core.evaluation.metrics import calibration
+from core.models.weights import MODELS_DIR
 from training import common
 from training.cifar10 import load_cifar10
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.datasets import CIFAR10_CLASSES, LabelledImages, load_cifar10_batches, load_image_folder, stratified_split
+from core.io.datasets import CIFAR10_CLASSES, LabelledImages, load_cifar10_batches, load_image_folder, stratified_split
 
 VALIDATION_SIZE = 5_000
 SPLIT_SEED = 2024

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from core import frameworks
-from core.datasets import LabelledImages
-from core.weights import MODELS_DIR, PROJECT_ROOT
+from core.io.datasets import LabelledImages
+from core.models.weights import MODELS_DIR, PROJECT_ROOT
 
 METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
 
@@ -132,7 +132,7 @@ def git_commit() -> str:
 
 
 def save_artifact(model, sidecar: dict, out_dir: Path = MODELS_DIR) -> Path:
-    """Write <name>.keras and its JSON sidecar, which registers the model in core.registry."""
+    """Write <name>.keras and its JSON sidecar, which registers the model in core.models.registry."""
     out_dir.mkdir(parents=True, exist_ok=True)
     name = sidecar["name"]
     path = out_dir / f"{name}.keras"

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.weights import PROJECT_ROOT
+from core.models.weights import PROJECT_ROOT
 from training.cifar10 import data_dir, load_cifar10
-from training.detection import read_yolo_labels
+from core.evaluation.detection import read_yolo_labels
 
 EDA_DIR = PROJECT_ROOT / "assets" / "eda"
 SAMPLES_PER_CLASS = 10

@@ -21,12 +21,12 @@ import numpy as np
 from tqdm import tqdm
 
 from core import REGISTRY, get_model, load_image
-from core.datasets import CIFAR10_CLASSES
-from core.metrics import SCHEMA_VERSION, classification_metrics
-from core.runtimes import file_digest
+from core.io.datasets import CIFAR10_CLASSES
+from core.evaluation.metrics import SCHEMA_VERSION, classification_metrics
+from core.models.runtimes import file_digest
 from training import common
 from training.cifar10 import data_dir, load_cifar10_test
-from training.detection import evaluate_yolo_folder
+from core.evaluation.detection import evaluate_yolo_folder
 
 METRICS_DIR = common.METRICS_DIR
 BATCH = 64

@@ -11,8 +11,8 @@ import numpy as np
 from tqdm import tqdm
 
 from core import frameworks
-from core.runtimes import cache_dir
-from core.weights import keras_cache_dir, resolve_file
+from core.models.runtimes import cache_dir
+from core.models.weights import keras_cache_dir, resolve_file
 from training.architectures import augmentation
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"

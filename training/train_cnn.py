@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from core import frameworks
-from core.weights import MODELS_DIR
+from core.models.weights import MODELS_DIR
 from training import common, optimisation
 from training.architectures import augmentation, cifar_cnn, mirror_averaged, whitening_kernel
 from training.cifar10 import load_cifar10

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.weights import MODELS_DIR
+from core.models.weights import MODELS_DIR
 from training import common, features
 from training.architectures import mirror_averaged
 from training.cifar10 import load_cifar10

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.metrics import SCHEMA_VERSION
-from core.registry import REGISTRY
-from core.runtimes import file_digest
-from core.weights import PROJECT_ROOT, WeightsNotFoundError, keras_cache_dir, resolve_file
+from core.evaluation.metrics import SCHEMA_VERSION
+from core.models.registry import REGISTRY
+from core.models.runtimes import file_digest
+from core.models.weights import PROJECT_ROOT, WeightsNotFoundError, keras_cache_dir, resolve_file
 
 METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
 EDA_DIR = PROJECT_ROOT / "assets" / "eda"

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.registry import ModelSpec
+from core.models.registry import ModelSpec
 from core.results import Detection, Detections
-from core.runtimes import cached_export, export_onnx, use_fast_runtime
-from core.weights import resolve_file
+from core.models.runtimes import cached_export, export_onnx, use_fast_runtime
+from core.models.weights import resolve_file
 
 
 class YoloDetector:

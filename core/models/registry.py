@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.weights import MODELS_DIR
+from core.models.weights import MODELS_DIR
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -25,7 +25,7 @@ class ModelSpec:
     dataset: str
     input_size: int  # square side in pixels
     num_classes: int
-    weights: str  # canonical file name, resolved by core.weights
+    weights: str  # canonical file name, resolved by core.models.weights
     weights_url: str | None = None  # the framework's own download, used last
     resize: str = "stretch"  # "center-crop", "stretch" or "letterbox": how an image becomes the input
     crop_fraction: float = 1.0  # for "center-crop": 0.875 means resize to 256, crop 224

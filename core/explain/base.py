@@ -2,8 +2,8 @@
 
 `explain(model, image, method)` returns an Explanation: a heatmap over the original image (H x W,
 floats in [0, 1]), the target, the layer, the time taken and a faithfulness score. Drawing the
-heatmap is core.drawing.overlay_heatmap. Keras classifiers get Grad-CAM, Grad-CAM++ and Score-CAM
-(core.cam); the YOLO detector gets EigenCAM (core.eigencam).
+heatmap is core.viz.drawing.overlay_heatmap. Keras classifiers get Grad-CAM, Grad-CAM++ and Score-CAM
+(core.explain.keras_cams); the YOLO detector gets EigenCAM (core.explain.eigencam).
 
 Faithfulness (a deletion test): blur the most salient FRACTION of the pixels and measure how much
 the target's score drops, relative to its score before; do the same with random smooth maps
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFilter
 
-from core import cam
-from core.preprocess import input_region
+from core.explain import keras_cams as cam
+from core.models.preprocess import input_region
 
 CLASSIFIER_METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
 DETECTOR_METHODS = {"eigencam": "EigenCAM"}
@@ -90,7 +90,7 @@ def explain(model, image: np.ndarray, method: str | None = None, target: int | s
     if method not in methods:
         raise ValueError(f"{model.spec.name} supports {', '.join(methods)}, not {method!r}.")
     if model.spec.task == "detect":
-        from core.explain_detector import explain_detection
+        from core.explain.detector import explain_detection
 
         return explain_detection(model, image, layer, box, faithfulness)
     return _explain_classifier(model, image, method, target, layer, faithfulness)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = PROJECT_ROOT / "models"
 WEIGHTS_ENV = "VISION_WEIGHTS_DIR"
 OFFLINE_ENV = "VISION_OFFLINE"  # set to 1 to never try a download

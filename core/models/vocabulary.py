@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.datasets import CIFAR10_CLASSES
+from core.io.datasets import CIFAR10_CLASSES
 from core.results import Classification, Detections
 
 COMMON = CIFAR10_CLASSES

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Union
 
-from core.registry import get_spec
+from core.models.registry import get_spec
 
 if TYPE_CHECKING:  # the real imports happen lazily, in _load
-    from core.classifier import KerasClassifier
-    from core.detector import YoloDetector
+    from core.models.classifier import KerasClassifier
+    from core.models.detector import YoloDetector
 
 Model = Union["KerasClassifier", "YoloDetector"]
 
@@ -40,9 +40,9 @@ def is_loaded(name: str) -> bool:
 
 def _load(spec, weights_path: str | None) -> Model:
     if spec.framework == "ultralytics":
-        from core.detector import load_yolo_detector
+        from core.models.detector import load_yolo_detector
 
         return load_yolo_detector(spec, weights_path)
-    from core.classifier import load_keras_classifier
+    from core.models.classifier import load_keras_classifier
 
     return load_keras_classifier(spec, weights_path)

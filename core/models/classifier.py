@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.preprocess import fit_to_input
-from core.registry import ModelSpec
+from core.models.preprocess import fit_to_input
+from core.models.registry import ModelSpec
 from core.results import Classification, top_k_scores
-from core.runtimes import TfliteRunner, cached_export, export_tflite, use_fast_runtime
-from core.weights import keras_cache_dir, resolve_file
+from core.models.runtimes import TfliteRunner, cached_export, export_tflite, use_fast_runtime
+from core.models.weights import keras_cache_dir, resolve_file
 
 
 class KerasClassifier:

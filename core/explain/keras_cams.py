@@ -4,7 +4,7 @@ Each works on a separate "gradient model" (pixels -> chosen layer's activations 
 built from the cached model's own layers and cached itself: the shared model is never changed.
 The logits are taken before the softmax (a softmax layer's input, or a linear copy of a softmax
 Dense layer), since gradients of saturated probabilities vanish. Maps come out at the layer's
-resolution; core.explain maps them onto the original image.
+resolution; core.explain.base maps them onto the original image.
 """
 
 from __future__ import annotations

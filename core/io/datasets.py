@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import load_image
-from core.preprocess import fit_to_input
+from core.io.images import load_image
+from core.models.preprocess import fit_to_input
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 from core import frameworks
-from core.eigencam import eigencam, feature_layers
-from core.explain import Explanation, Target, faithfulness, normalise
+from core.explain.eigencam import eigencam, feature_layers
+from core.explain.base import Explanation, Target, faithfulness, normalise
 
 FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
 MATCH_IOU = 0.5
