@@ -7,10 +7,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = PROJECT_ROOT / "models"
-WEIGHTS_ENV = "VISION_WEIGHTS_DIR"
-OFFLINE_ENV = "VISION_OFFLINE"  # set to 1 to never try a download
+from core import config
+from core.config import MODELS_DIR, OFFLINE_ENV, PROJECT_ROOT, WEIGHTS_ENV, keras_cache_dir  # noqa: F401 (re-exported)
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -35,7 +33,7 @@ def resolve_file(
         if path.is_file():
             return path
     searched = [str(path) for path in candidates]
-    if download is not None and not _offline():
+    if download is not None and not config.offline():
         try:
             return Path(download())
         except Exception as error:  # any failure of the framework's download ends in our message
@@ -45,22 +43,10 @@ def resolve_file(
 
 def search_dirs(cache_dirs: Sequence[Path] = ()) -> list[Path]:
     """The folders searched before any download, in order."""
-    folders = []
-    if os.environ.get(WEIGHTS_ENV):
-        folders.append(Path(os.environ[WEIGHTS_ENV]).expanduser())
+    folders = [config.weights_dir()] if config.weights_dir() else []
     folders.append(MODELS_DIR)
     folders.extend(cache_dirs)
     return folders
-
-
-def keras_cache_dir() -> Path:
-    """Where keras.utils.get_file keeps models, computed without importing Keras."""
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "models"
-
-
-def _offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
 
 
 def _not_found_message(filename: str, searched: list[str]) -> str:

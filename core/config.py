@@ -1,0 +1,105 @@
+"""Every setting in one place: the environment variables, the project's paths and the default
+thresholds. Each `VISION_*` variable is read here and nowhere else (core.frameworks still sets the
+frameworks' own variables, such as KERAS_BACKEND).
+
+Variables are read when a setting is asked for, not once at import: a test, or a server whose
+environment is changed before a model loads, gets the value in force at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_ROOT / "models"  # our trained artifacts and their JSON sidecars
+METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"  # written by `python -m training.evaluate`
+EDA_DIR = PROJECT_ROOT / "assets" / "eda"  # written by `python -m training.eda`
+
+# Defaults every front end shares (the CLI's flags, the pages' sliders, live video).
+TOP_K = 5
+MAX_TOP_K = 10
+CONFIDENCE = 0.25  # detections below this score are dropped
+NMS_IOU = 0.7  # boxes overlapping a better one by more than this are dropped
+
+WEIGHTS_ENV = "VISION_WEIGHTS_DIR"
+DATA_ENV = "VISION_DATA_DIR"
+OFFLINE_ENV = "VISION_OFFLINE"
+CACHE_ENV = "VISION_CACHE_DIR"
+RUNTIME_ENV = "VISION_RUNTIME"
+ICE_SERVERS_ENV = "VISION_ICE_SERVERS"
+DEFAULT_ICE_SERVERS = [{"urls": ["stun:stun.l.google.com:19302"]}]
+RUNTIMES = ("fast", "native")
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+# The README's table of settings is this list (tests/test_config.py keeps the two in step).
+VARIABLES = (
+    Variable(WEIGHTS_ENV, "unset", "a folder of weights files under their canonical names, searched first"),
+    Variable(DATA_ENV, "unset", "the data folder: `photos/` (extra samples), `cifar10/` or `cifar-10-batches-py/`, "
+             "`imagenet-sample/`, `coco128/`; unset, only the bundled samples are offered and training downloads CIFAR-10"),
+    Variable(OFFLINE_ENV, "unset", "`1` never tries a download (weights, labels, datasets): missing files fail at once"),
+    Variable(CACHE_ENV, "`~/.cache/vision-side-by-side`", "where the fast runtimes' exports are kept"),
+    Variable(RUNTIME_ENV, "`fast`", "`native` runs TensorFlow and PyTorch themselves instead of TFLite and ONNX Runtime"),
+    Variable(ICE_SERVERS_ENV, "a public STUN server", "live video's ICE servers as a JSON list (a TURN server, or `[]`)"),
+)
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable and what it accepts."""
+
+
+def _value(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def weights_dir() -> Path | None:
+    return Path(_value(WEIGHTS_ENV)).expanduser() if _value(WEIGHTS_ENV) else None
+
+
+def data_dir() -> Path | None:
+    return Path(_value(DATA_ENV)).expanduser() if _value(DATA_ENV) else None
+
+
+def offline() -> bool:
+    return _value(OFFLINE_ENV).lower() in ("1", "true", "yes")
+
+
+def cache_dir() -> Path:
+    return Path(_value(CACHE_ENV) or Path.home() / ".cache" / "vision-side-by-side").expanduser()
+
+
+def fast_runtime() -> bool:
+    runtime = _value(RUNTIME_ENV).lower() or "fast"
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"{RUNTIME_ENV}={runtime!r}: use one of {', '.join(RUNTIMES)}.")
+    return runtime == "fast"
+
+
+def keras_cache_dir() -> Path:
+    """Where keras.utils.get_file keeps models ($KERAS_HOME/models), computed without importing Keras."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "models"
+
+
+def ice_servers() -> list[dict]:
+    """WebRTC ICE servers: $VISION_ICE_SERVERS as JSON (a TURN server for restrictive networks, or []
+    on a machine without internet), else a public STUN server."""
+    value = _value(ICE_SERVERS_ENV)
+    if not value:
+        return DEFAULT_ICE_SERVERS
+    example = json.dumps(DEFAULT_ICE_SERVERS)
+    try:
+        servers = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{ICE_SERVERS_ENV} is not valid JSON ({error}); write it like {example}.") from None
+    if not isinstance(servers, list):
+        raise ConfigError(f"{ICE_SERVERS_ENV} must be a JSON list of ICE servers, like {example}.")
+    return servers
