@@ -1,13 +1,22 @@
-"""The vision core: image loading, the model registry, inference and results.
+"""The vision core: image loading, the model registry, inference, explanations and results.
 
-Importing it is cheap: TensorFlow and torch are imported only when a model is loaded.
+Front ends go through core.service. Importing core is cheap: TensorFlow and torch are imported
+only when a model is loaded.
 """
 
-from core.io.images import ImageError, load_image
+from core.errors import (
+                         ImageError,
+                         InferenceError,
+                         InvalidOptionError,
+                         ModelConfigError,
+                         UnknownModelError,
+                         VisionError,
+                         WeightsNotFoundError,
+)
+from core.io.images import load_image
 from core.models.loading import get_model
 from core.models.registry import REGISTRY, ModelSpec, get_spec, model_names
 from core.results import Classification, ClassScore, Detection, Detections
-from core.models.weights import WeightsNotFoundError
 
 __all__ = [
     "REGISTRY",
@@ -16,7 +25,12 @@ __all__ = [
     "Detection",
     "Detections",
     "ImageError",
+    "InferenceError",
+    "InvalidOptionError",
+    "ModelConfigError",
     "ModelSpec",
+    "UnknownModelError",
+    "VisionError",
     "WeightsNotFoundError",
     "get_model",
     "get_spec",

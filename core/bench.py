@@ -6,14 +6,16 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from core import config, service
 from core.io.images import load_image
-from core.models.loading import get_model
+from core.models.registry import get_spec
 
 WARM_UP_RUNS = 5
+LIVE_SECONDS = 20.0
+LIVE_CAMERA_FPS = 60.0
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,14 @@ class Timing:
 
 def benchmark(name: str, image: np.ndarray, runs: int) -> Timing:
     start = time.perf_counter()
-    model = get_model(name)
+    service.load(name)
     load_s = time.perf_counter() - start
     for _ in range(WARM_UP_RUNS):
-        model.predict(image)
+        service.predict(name, image)
     model_ms, total_ms = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        result = model.predict(image)
+        result = service.predict(name, image)
         total_ms.append((time.perf_counter() - start) * 1000)
         model_ms.append(result.latency_ms)
     return Timing(
@@ -43,9 +45,9 @@ def benchmark(name: str, image: np.ndarray, runs: int) -> Timing:
 
 
 def default_image() -> np.ndarray:
-    bus = Path(os.environ.get("VISION_DATA_DIR", "")) / "photos" / "bus.jpg"
-    if bus.is_file():
-        return load_image(bus)
+    data = config.data_dir()
+    if data and (data / "photos" / "bus.jpg").is_file():
+        return load_image(data / "photos" / "bus.jpg")
     return np.random.default_rng(0).integers(0, 256, (1080, 810, 3), dtype=np.uint8)
 
 
@@ -63,18 +65,19 @@ def print_benchmark(names: list[str], runs: int, image_path: str | None = None) 
 def print_explain_benchmark(names: list[str], runs: int, image_path: str | None = None) -> int:
     """Per-method latency of the heatmap alone (no faithfulness test), against one forward pass of
     the same Keras graph: the figure the 1.5x goal is about."""
-    from core.explain.base import explain, methods_for
+    from core.explain.methods import METHODS
 
     image = load_image(image_path) if image_path else default_image()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"image {image.shape[1]}×{image.shape[0]}; {runs} warm runs")
     print(f"{'model':<22} {'method':<10} {'p50 ms':>8} {'p95 ms':>8} {'x forward':>10}")
     for name in names:
-        model = get_model(name)
+        model = service.load(name)
         forward = _forward_ms(model, image, runs) if model.spec.task == "classify" else None
-        for method in methods_for(model):
-            method_runs = max(3, runs // 10) if method in ("scorecam", "eigencam") else runs
-            times = [explain(model, image, method, faithfulness=False).latency_ms for _ in range(method_runs + 2)][2:]
+        for method in service.methods(name):
+            method_runs = max(3, runs // 10) if METHODS[method].slow else runs
+            times = [service.explain(name, image, method, faithfulness=False).latency_ms
+                     for _ in range(method_runs + 2)][2:]
             ratio = f"{np.percentile(times, 50) / forward:>10.2f}" if forward else f"{'':>10}"
             print(f"{name:<22} {method:<10} {np.percentile(times, 50):>8.1f} {np.percentile(times, 95):>8.1f} {ratio}")
     return 0
@@ -94,7 +97,8 @@ def _forward_ms(model, image: np.ndarray, runs: int) -> float:
     return float(np.percentile(times, 50))
 
 
-def print_live_benchmark(name: str, size: int, seconds: float = 20, camera_fps: float = 60) -> int:
+def print_live_benchmark(name: str, size: int, seconds: float = LIVE_SECONDS,
+                         camera_fps: float = LIVE_CAMERA_FPS) -> int:
     """Frames of bus.jpg (640x480) fed through the webcam page's LiveProcessor at `camera_fps` for
     `seconds`: the frame rate the page would sustain, and how many frames it skipped."""
     from PIL import Image
@@ -102,8 +106,8 @@ def print_live_benchmark(name: str, size: int, seconds: float = 20, camera_fps: 
     from core.live import LiveProcessor
 
     frame = np.asarray(Image.fromarray(default_image()).resize((640, 480)))
-    model = get_model(name)
-    processor = LiveProcessor(model, process_size=size)
+    is_detector = get_spec(name).task == "detect"  # the input size is a detector's option only
+    processor = LiveProcessor(name, **({"imgsz": size} if is_detector else {}))
     for _ in range(WARM_UP_RUNS):  # the first calls build the runtime's graph for this size
         processor.submit(frame)
         processor.wait_until_idle()

@@ -7,20 +7,25 @@ import json
 import sys
 from collections.abc import Iterator
 
-from core.io.images import ImageError, load_image
-from core.models.registry import REGISTRY, UnknownModelError, get_spec
-from core.models.weights import WeightsNotFoundError, search_dirs
+from core import config, service
+from core.errors import ImageError, InferenceError, VisionError
+from core.explain.methods import METHODS
+from core.io.images import load_image
+from core.models.registry import model_names
 
 PROGRESS_AFTER = 3  # a progress bar for batches larger than this
+BENCH_RUNS = 50
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a VisionError becomes `error: <message>` and its exit code (1: this input
+    cannot be served, 2: the model or the set-up is not available), never a traceback."""
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UnknownModelError, WeightsNotFoundError) as error:
+    except VisionError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,9 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="run a model on image files")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--model", required=True, help="a registered model name")
-    predict.add_argument("--top-k", type=int, default=5, help="classes to report (classifiers)")
-    predict.add_argument("--conf", type=float, default=0.25, help="confidence threshold (detectors)")
-    predict.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (detectors)")
+    predict.add_argument("--top-k", type=int, help=f"classes to report (classifiers; default {config.TOP_K})")
+    predict.add_argument("--conf", type=float, help=f"confidence threshold (detectors; default {config.CONFIDENCE})")
+    predict.add_argument("--iou", type=float, help=f"NMS IoU threshold (detectors; default {config.NMS_IOU})")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.add_argument("--csv", metavar="OUT.csv", help="also write the results as a table")
     predict.add_argument("--weights", metavar="PATH", help="use this weights file instead of searching")
@@ -45,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="heatmap of why a model answers what it does")
     explain.add_argument("image", metavar="IMAGE")
     explain.add_argument("--model", required=True, help="a registered model name")
-    explain.add_argument("--method", choices=["gradcam", "gradcam++", "scorecam", "eigencam"],
-                         help="default: gradcam for classifiers, eigencam for detectors")
+    explain.add_argument("--method", choices=list(METHODS),
+                         help="default: the model's first method (gradcam for classifiers, eigencam for detectors)")
     explain.add_argument("--target", help="class label or index to explain (default: the top class)")
     explain.add_argument("--box", type=int, help="detectors: index of the detection to explain")
     explain.add_argument("--layer", help="layer name (default: the model's Grad-CAM layer)")
@@ -57,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
     bench.add_argument("--model", action="append", help="a model to time (default: all)")
-    bench.add_argument("--runs", type=int, default=50, help="timed runs per model")
+    bench.add_argument("--runs", type=int, help=f"timed runs per model (default {BENCH_RUNS})")
     bench.add_argument("--image", help="image to time on (default: bus.jpg from VISION_DATA_DIR)")
     bench.add_argument("--explain", action="store_true", help="time each explanation method instead")
     bench.add_argument("--live", type=int, metavar="SIZE", help="frames per second of live mode at this input size")
@@ -66,53 +71,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _models(args: argparse.Namespace) -> int:
-    for spec in REGISTRY.values():
-        found = next((str(d / spec.weights) for d in search_dirs() if (d / spec.weights).is_file()), None)
+    for info in service.list_models():
         row = {
-            "name": spec.name,
-            "task": spec.task,
-            "dataset": spec.dataset,
-            "input_size": spec.input_size,
-            "classes": spec.num_classes,
-            "weights": spec.weights,
-            "weights_found": found is not None,
-            "weights_path": found,
+            "name": info.name,
+            "task": info.task,
+            "dataset": info.dataset,
+            "input_size": info.input_size,
+            "classes": info.classes,
+            "weights": info.weights,
+            "weights_found": info.weights_path is not None,
+            "weights_path": info.weights_path,
+            **({"problem": info.problem} if info.problem else {}),
         }
         if args.json:
             print(json.dumps(row))
+        elif info.problem:
+            print(f"{info.name:<22} unusable: {info.problem}")
         else:
-            where = found or "not found locally (downloaded on first use)"
-            print(f"{spec.name:<22} {spec.task:<9} {spec.input_size:>4}px {spec.num_classes:>5} classes  {where}")
+            where = info.weights_path or "not found on this machine (downloaded on first use, unless VISION_OFFLINE=1)"
+            print(f"{info.name:<22} {info.task:<9} {info.input_size:>4}px {info.classes:>5} classes  {where}")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.models.loading import get_model
-
-    get_spec(args.model)  # an unknown name fails before the slow load
-    model = get_model(args.model, args.weights)
+    given = {"top_k": args.top_k, "conf": args.conf, "iou": args.iou}
+    options = service.options_for(args.model, **{key: value for key, value in given.items() if value is not None})
+    service.load(args.model, args.weights)  # a missing model fails once, before the images
     rows = []
     for path in _progress(args.images, enabled=bool(args.csv)):
-        row = _predict_one(model, path, args)
+        try:
+            row = {"image": path, **service.predict(args.model, path, weights=args.weights, **options).to_dict()}
+        except (ImageError, InferenceError) as error:  # one failing image must not stop the batch
+            row = {"image": path, "error": str(error)}
         rows.append(row)
         print(json.dumps(row) if args.json else _describe(row), flush=True)
     if args.csv:
         _write_csv(rows, args.csv)
     return 1 if any("error" in row for row in rows) else 0
-
-
-def _predict_one(model, path: str, args: argparse.Namespace) -> dict:
-    try:
-        image = load_image(path)
-        if model.spec.task == "detect":
-            result = model.predict(image, conf=args.conf, iou=args.iou)
-        else:
-            result = model.predict(image, top_k=args.top_k)
-    except ImageError as error:
-        return {"image": path, "error": str(error)}
-    except Exception as error:  # one failing image must not stop the batch or show a traceback
-        return {"image": path, "error": f"The model failed on this image ({type(error).__name__}: {error})."}
-    return {"image": path, **result.to_dict()}
 
 
 def _describe(row: dict) -> str:
@@ -158,23 +153,13 @@ def _progress(items: list[str], enabled: bool):
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from core.explain.base import explain
-    from core.models.loading import get_model
-
-    get_spec(args.model)
-    try:
-        image = load_image(args.image)
-        model = get_model(args.model)
-        result = explain(model, image, args.method, args.target, args.layer, args.box)
-    except (ImageError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    result = service.explain(args.model, args.image, args.method, target=args.target, layer=args.layer, box=args.box)
     if args.out:
         from PIL import Image
 
         from core.viz.drawing import overlay_heatmap
 
-        Image.fromarray(overlay_heatmap(image, result.heatmap, args.opacity)).save(args.out)
+        Image.fromarray(overlay_heatmap(load_image(args.image), result.heatmap, args.opacity)).save(args.out)
     row = {"image": args.image, **result.to_dict()}
     if args.json:
         print(json.dumps(row))
@@ -187,9 +172,14 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from core.bench import print_benchmark, print_explain_benchmark, print_live_benchmark
+    from core.bench import LIVE_SECONDS, print_benchmark, print_explain_benchmark, print_live_benchmark
 
     if args.live:
+        ignored = [flag for flag, value in (("--runs", args.runs), ("--image", args.image), ("--explain", args.explain))
+                   if value]
+        if ignored:
+            print(f"note: --live feeds bus.jpg frames for {LIVE_SECONDS:.0f} s; {', '.join(ignored)} ignored",
+                  file=sys.stderr)
         return print_live_benchmark((args.model or ["yolo11n"])[0], args.live)
     run = print_explain_benchmark if args.explain else print_benchmark
-    return run(args.model or list(REGISTRY), runs=args.runs, image_path=args.image)
+    return run(args.model or model_names(), runs=args.runs or BENCH_RUNS, image_path=args.image)

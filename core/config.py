@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"  # our trained artifacts and their JSON sidecars
@@ -45,16 +48,16 @@ class Variable:
 VARIABLES = (
     Variable(WEIGHTS_ENV, "unset", "a folder of weights files under their canonical names, searched first"),
     Variable(DATA_ENV, "unset", "the data folder: `photos/` (extra samples), `cifar10/` or `cifar-10-batches-py/`, "
-             "`imagenet-sample/`, `coco128/`; unset, only the bundled samples are offered and training downloads CIFAR-10"),
-    Variable(OFFLINE_ENV, "unset", "`1` never tries a download (weights, labels, datasets): missing files fail at once"),
+             "`imagenet-sample/`, `coco128/`; unset, only the bundled samples are offered and training "
+             "downloads CIFAR-10"),
+    Variable(OFFLINE_ENV, "unset", "`1` never tries a download (weights, labels, datasets): a missing file fails "
+             "at once"),
     Variable(CACHE_ENV, "`~/.cache/vision-side-by-side`", "where the fast runtimes' exports are kept"),
-    Variable(RUNTIME_ENV, "`fast`", "`native` runs TensorFlow and PyTorch themselves instead of TFLite and ONNX Runtime"),
-    Variable(ICE_SERVERS_ENV, "a public STUN server", "live video's ICE servers as a JSON list (a TURN server, or `[]`)"),
+    Variable(RUNTIME_ENV, "`fast`", "`native` runs TensorFlow and PyTorch themselves instead of TFLite and "
+             "ONNX Runtime"),
+    Variable(ICE_SERVERS_ENV, "a public STUN server", "live video's ICE servers as a JSON list (a TURN server, "
+             "or `[]`)"),
 )
-
-
-class ConfigError(ValueError):
-    """A setting has a value we cannot use; the message names the variable and what it accepts."""
 
 
 def _value(name: str) -> str:
@@ -87,6 +90,25 @@ def fast_runtime() -> bool:
 def keras_cache_dir() -> Path:
     """Where keras.utils.get_file keeps models ($KERAS_HOME/models), computed without importing Keras."""
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "models"
+
+
+def ultralytics_weights_dir() -> Path | None:
+    """Ultralytics' own weights folder, as its settings file names it (found without importing
+    Ultralytics, which costs seconds). None before Ultralytics has ever run here: then it has
+    downloaded nothing either."""
+    if os.environ.get("YOLO_CONFIG_DIR"):
+        folder = Path(os.environ["YOLO_CONFIG_DIR"]).expanduser() / "Ultralytics"
+    elif sys.platform == "darwin":
+        folder = Path.home() / "Library" / "Application Support" / "Ultralytics"
+    elif sys.platform == "win32":
+        folder = Path.home() / "AppData" / "Roaming" / "Ultralytics"
+    else:
+        folder = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "Ultralytics"
+    try:
+        weights = json.loads((folder / "settings.json").read_text()).get("weights_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(weights) if weights else None
 
 
 def ice_servers() -> list[dict]:

@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
 
+from core import service
 from core.results import label_counts
 
 FPS_WINDOW = 20  # processed frames the frame rate is averaged over
@@ -39,10 +39,12 @@ class FrameResult:
 
 
 class LiveProcessor:
-    def __init__(self, model, process_size: int | None = None, conf: float = 0.25, idle_exit_s: float = IDLE_EXIT_S):
-        self.model = model
-        self.process_size = process_size  # detector input size (320 is fast, 640 sees small things)
-        self.conf = conf
+    """Frames through model `name` with `options` (as core.service.predict takes them: e.g. imgsz=320
+    for a detector, where 320 is fast and 640 sees small things; top_k=3 for a classifier)."""
+
+    def __init__(self, name: str, idle_exit_s: float = IDLE_EXIT_S, **options):
+        self.name = name
+        self.options = service.options_for(name, **options)  # a bad option fails here, not in the worker
         self.results: queue.Queue[FrameResult] = queue.Queue(maxsize=1)
         self.submitted = 0
         self.processed = 0
@@ -120,18 +122,12 @@ class LiveProcessor:
                 _put_latest(self.results, result)
 
     def _process(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FrameResult]:
-        if self.model.spec.task == "detect":
-            detections = self.model.predict(frame, conf=self.conf, imgsz=self.process_size)
-            from core.viz.drawing import draw_detections
+        from core.viz.drawing import annotate
 
-            output = draw_detections(frame, detections)
-            rows = tuple({"label": d.label, "score": round(d.score, 3)} for d in detections.detections)
-        else:
-            detections = self.model.predict(frame, top_k=3)
-            output = _caption(frame, f"{detections.top.label} {detections.top.score:.0%}")
-            rows = tuple({"label": s.label, "score": round(s.score, 3)} for s in detections.top_k)
+        result = service.predict(self.name, frame, **self.options)
         self._done_times.append(time.perf_counter())
-        return output, FrameResult(index, self.model.spec.name, rows, detections.latency_ms, self.fps())
+        rows = tuple(result.rows())
+        return annotate(frame, result), FrameResult(index, self.name, rows, result.latency_ms, self.fps())
 
     def fps(self) -> float:
         times = self._done_times
@@ -151,30 +147,3 @@ def _put_latest(slot: queue.Queue, item) -> None:
     except queue.Full:  # another thread refilled it meanwhile; the newest one wins next time
         pass
 
-
-def _caption(frame: np.ndarray, text: str) -> np.ndarray:
-    picture = Image.fromarray(frame)
-    draw = ImageDraw.Draw(picture)
-    size = max(12, frame.shape[0] // 20)
-    draw.rectangle((0, 0, frame.shape[1], size + 8), fill=(0, 0, 0))
-    draw.text((6, 4), text, fill=(255, 255, 255), font_size=size)
-    return np.asarray(picture)
-
-
-ICE_SERVERS_ENV = "VISION_ICE_SERVERS"
-DEFAULT_ICE_SERVERS = [{"urls": ["stun:stun.l.google.com:19302"]}]
-
-
-def ice_servers() -> list[dict]:
-    """WebRTC ICE servers: $VISION_ICE_SERVERS as JSON (e.g. a TURN server for restrictive networks,
-    or [] on a machine without internet), else a public STUN server."""
-    import json
-    import os
-
-    value = os.environ.get(ICE_SERVERS_ENV)
-    if not value:
-        return DEFAULT_ICE_SERVERS
-    servers = json.loads(value)
-    if not isinstance(servers, list):
-        raise ValueError(f"{ICE_SERVERS_ENV} must be a JSON list of ICE servers, like {json.dumps(DEFAULT_ICE_SERVERS)}.")
-    return servers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,7 +21,8 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class Classification:
-    """A classifier's answer for one image: the top-k classes and the full probability vector."""
+    """A classifier's answer for one image: the top-k classes and the full probability vector,
+    with what produced it (model, version, label vocabulary, options)."""
 
     model: str
     top_k: tuple[ClassScore, ...]
@@ -29,10 +30,22 @@ class Classification:
     model_input: np.ndarray = field(repr=False)  # the RGB uint8 pixels the model received
     latency_ms: float
     task: str = "classify"
+    classes: tuple[str, ...] = field(default=(), repr=False)  # the model's label vocabulary, index order
+    version: str = ""  # a short digest of the weights file
+    options: dict = field(default_factory=dict, compare=False)  # e.g. {"top_k": 5}
 
     @property
     def top(self) -> ClassScore:
         return self.top_k[0]
+
+    def with_top_k(self, k: int) -> Classification:
+        """The same answer reporting the k most probable classes."""
+        top_k = top_k_scores(self.probabilities, self.classes, k)
+        return replace(self, top_k=top_k, options={**self.options, "top_k": len(top_k)})
+
+    def rows(self) -> list[dict]:
+        """{"label", "score"} per reported class, for tables."""
+        return [{"label": s.label, "score": round(s.score, 3)} for s in self.top_k]
 
     def to_dict(self) -> dict:
         return {
@@ -68,12 +81,25 @@ class Detections:
     image_size: tuple[int, int]  # width, height of the original image
     latency_ms: float
     task: str = "detect"
+    classes: tuple[str, ...] = field(default=(), repr=False)  # every label the detector knows, class-id order
+    version: str = ""  # a short digest of the weights file
+    options: dict = field(default_factory=dict, compare=False)  # e.g. {"conf": 0.25, "iou": 0.7, "imgsz": 640}
 
     def __len__(self) -> int:
         return len(self.detections)
 
     def labels(self) -> list[str]:
+        """The label of each detection, highest score first."""
         return [detection.label for detection in self.detections]
+
+    def only(self, wanted: Iterable[str]) -> Detections:
+        """The detections whose label is in `wanted`."""
+        wanted = set(wanted)
+        return replace(self, detections=tuple(d for d in self.detections if d.label in wanted))
+
+    def rows(self) -> list[dict]:
+        """{"label", "score"} per detection, for tables."""
+        return [{"label": d.label, "score": round(d.score, 3)} for d in self.detections]
 
     def count_text(self) -> str:
         """"1 object", "5 objects": how many boxes, for captions."""

@@ -3,12 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core import REGISTRY
+from core.models.registry import REGISTRY
+from core.models.vocabulary import COMMON, agreement, classifier_vote, detector_vote, ensemble
+from core.results import top_k_scores
 from core.viz.charts import latency_figure
 from core.viz.drawing import draw_detections
-from core.results import top_k_scores
-from core.models.vocabulary import COMMON, agreement, classifier_vote, detector_vote, ensemble
-from pages.widgets import classification_card, detect, image_inputs, load_model, run_or_explain
+from pages.widgets import classification_card, detect, image_inputs, run_or_explain
 
 st.title("Compare")
 st.caption("One image, every model. Their vocabularies differ, so each answer is also mapped onto CIFAR-10's ten classes.")
@@ -26,13 +26,12 @@ for column, (name, spec) in zip(st.columns(len(REGISTRY)), REGISTRY.items()):
             result = classification_card(name, image, k)
             if result is None:
                 continue
-            labels = load_model(name).labels
-            votes.append(classifier_vote(result, labels))
-            if labels == COMMON:
+            votes.append(classifier_vote(result))
+            if result.classes == COMMON:
                 cifar_results.append(result)
         else:
             st.markdown(f"**{spec.title}**")
-            result = run_or_explain(detect, name, image.pixels, 0.25, 0.7)
+            result = run_or_explain(detect, name, image.pixels)
             if result is None:
                 continue
             top = result.detections[0] if len(result) else None

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from core import model_names
+from core.config import CONFIDENCE, NMS_IOU
+from core.models.registry import model_names
+from core.results import label_counts
 from core.viz.drawing import draw_detections
-from core.results import Detections, label_counts
-from pages.widgets import detect, image_inputs, load_model, run_or_explain
+from pages.widgets import detect, image_inputs, load_model, plain, run_or_explain
 
 st.title("Detect")
 st.caption("Find objects with the COCO detector. Colours are stable per class.")
@@ -18,19 +19,18 @@ st.caption("Find objects with the COCO detector. Colours are stable per class.")
 images = image_inputs("detect", default_sample="bus (Ultralytics)")
 name = st.selectbox("Detector", model_names("detect"))
 left, right = st.columns(2)
-conf = left.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key="detect_conf")
-iou = right.slider("NMS IoU threshold", 0.1, 0.95, 0.7, 0.05, key="detect_iou")
+conf = left.slider("Confidence threshold", 0.05, 0.95, CONFIDENCE, 0.05, key="detect_conf")
+iou = right.slider("NMS IoU threshold", 0.1, 0.95, NMS_IOU, 0.05, key="detect_iou")
 labels = run_or_explain(lambda n: load_model(n).labels, name) or ()
 wanted = st.multiselect("Classes", labels, placeholder="All classes", key="detect_classes")
 
 for image in images:
-    st.subheader(image.name)
+    st.subheader(plain(image.name))
     result = run_or_explain(detect, name, image.pixels, conf, iou)
     if result is None:
         continue
     if wanted:
-        result = Detections(result.model, tuple(d for d in result.detections if d.label in wanted),
-                            result.image_size, result.latency_ms)
+        result = result.only(wanted)
     annotated = draw_detections(image.pixels, result)
     picture, summary = st.columns([3, 1])
     picture.image(annotated, width="stretch")

@@ -6,30 +6,21 @@ import io
 import streamlit as st
 from PIL import Image
 
-from core import model_names
+from core import service
+from core.explain.base import FRACTION
+from core.explain.methods import methods_for
+from core.models.registry import get_spec, model_names
 from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
-from core.explain.base import CLASSIFIER_METHODS, FRACTION, methods_for
-from pages.widgets import classify, detect, explanation, image_inputs, load_model, run_or_explain
+from pages.widgets import classify, detect, explanation, image_inputs, run_or_explain
 
 ANY_CLASS = "Any class…"
+CLASSIFIER_METHODS = methods_for("classify")
 
 
-def layer_choices(model) -> list[str]:
-    if model.spec.task == "detect":
-        from core.explain.detector import detector_layers
-
-        return list(detector_layers(model))[::-1]
-    from core.explain.keras_cams import spatial_layers
-
-    layers = spatial_layers(model.model)[::-1]  # deepest first: the usual choice
-    default = model.spec.gradcam_layer
-    return [default] + [name for name in layers if name != default] if default in layers else layers
-
-
-def pick_target(name, model, pixels):
+def pick_target(name, pixels):
     """Classifier: one of the top 5, or any class by search. Detector: one box, or all of them."""
-    if model.spec.task == "detect":
-        found = run_or_explain(detect, name, pixels, 0.25, 0.7)
+    if get_spec(name).task == "detect":
+        found = run_or_explain(detect, name, pixels)
         options = [None] + list(range(len(found.detections) if found else 0))
         labels = {None: "all detections"} | {i: f"{i}: {d.label} {d.score:.2f}" for i, d in enumerate(found.detections if found else [])}
         return None, st.selectbox("Box", options, format_func=labels.get, key="explain_box")
@@ -39,7 +30,7 @@ def pick_target(name, model, pixels):
     top = [f"{s.label} ({s.score:.1%})" for s in result.top_k[:5]]
     choice = st.selectbox("Target class", top + [ANY_CLASS], key="explain_target")
     if choice == ANY_CLASS:
-        return st.selectbox("Search the classes", model.labels, key="explain_any_class"), None
+        return st.selectbox("Search the classes", result.classes, key="explain_any_class"), None
     return result.top_k[top.index(choice)].label, None
 
 
@@ -100,13 +91,13 @@ for image in images:
     model_column, method_column, target_column, layer_column = st.columns(4)
     name = model_column.selectbox("Model", model_names(), key="explain_model")
     with model_column:
-        model = run_or_explain(lambda n: load_model(n), name)
-    if model is None:
+        layers = run_or_explain(lambda n: service.layers(n), name)
+    if layers is None:
         continue
-    methods = methods_for(model)
+    methods = service.methods(name)
     with target_column:
-        target, box = pick_target(name, model, image.pixels)
-    layer = layer_column.selectbox("Layer", layer_choices(model), key=f"explain_layer_{name}")
+        target, box = pick_target(name, image.pixels)
+    layer = layer_column.selectbox("Layer", layers, key=f"explain_layer_{name}")
     if view == "Compare methods":
         in_a_row(image, [(methods[method], name, method, target, layer, box) for method in methods])
         continue

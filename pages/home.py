@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core import REGISTRY
+from core import service
+from pages.widgets import plain
 
 st.title("Vision side by side")
 st.markdown(
@@ -24,12 +25,16 @@ st.page_link("pages/dashboard.py", label="Dashboard: accuracy, calibration, mist
 st.page_link("pages/data.py", label="Data: the datasets behind the models", icon=":material/dataset:")
 
 st.subheader("Registered models")
+models = service.list_models()
 st.dataframe(
     pd.DataFrame(
         [
-            {"model": s.name, "task": s.task, "dataset": s.dataset, "input (px)": s.input_size, "classes": s.num_classes}
-            for s in REGISTRY.values()
+            {"model": m.name, "task": m.task, "dataset": m.dataset, "input (px)": m.input_size, "classes": m.classes,
+             "weights": "found" if m.weights_path else "not on this machine yet"}
+            for m in models if not m.problem
         ]
     ),
     hide_index=True,
 )
+for broken in (m for m in models if m.problem):
+    st.warning(f"{plain(broken.name)} cannot be used: {plain(broken.problem)}")

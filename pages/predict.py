@@ -5,19 +5,20 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import model_names
-from pages.widgets import MAX_TOP_K, classification_card, image_inputs
+from core.config import MAX_TOP_K, TOP_K
+from core.models.registry import model_names
+from pages.widgets import classification_card, image_inputs, plain
 
 st.title("Predict")
 st.caption("Classify your images with each classifier: top-k classes, latency, and the exact input the model sees.")
 
 images = image_inputs("predict", default_sample="cat (scikit-image)")
 classifiers = st.multiselect("Classifiers", model_names("classify"), default=model_names("classify"))
-k = st.slider("Top-k classes", 1, MAX_TOP_K, 5)
+k = st.slider("Top-k classes", 1, MAX_TOP_K, TOP_K)
 
 rows = []
 for image in images:
-    st.subheader(image.name)
+    st.subheader(plain(image.name))
     for column, name in zip(st.columns(max(1, len(classifiers))), classifiers):
         with column:
             result = classification_card(name, image, k)

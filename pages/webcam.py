@@ -6,13 +6,18 @@ import queue
 import pandas as pd
 import streamlit as st
 
-from core import ImageError, load_image, model_names
-from core.viz.drawing import draw_detections, overlay_heatmap
-from core.live import ICE_SERVERS_ENV, LiveProcessor, ice_servers
+from core import service
+from core.config import ICE_SERVERS_ENV, ice_servers
+from core.errors import ImageError
+from core.io.images import load_image
+from core.live import LiveProcessor
+from core.models.registry import get_spec, model_names
 from core.results import label_counts
-from pages.widgets import InputImage, classification_card, detect, explanation, load_model, run_or_explain
+from core.viz.drawing import draw_detections, overlay_heatmap
+from pages.widgets import InputImage, classification_card, detect, explanation, load_model, plain, run_or_explain
 
 LIVE_SIZES = [320, 480, 640]
+LIVE_TOP_K = 3
 
 
 def snapshot(name: str) -> None:
@@ -25,37 +30,41 @@ def snapshot(name: str) -> None:
     try:
         image = InputImage("snapshot", load_image(shot.getvalue()))
     except ImageError as error:
-        st.error(f"The photo could not be read: {error}")
+        st.error(f"The photo could not be read: {plain(error)}")
         return
-    if load_model(name).spec.task == "detect":
-        result = run_or_explain(detect, name, image.pixels, 0.25, 0.7)
+    if get_spec(name).task == "detect":
+        result = run_or_explain(detect, name, image.pixels)
         if result is not None:
             st.image(draw_detections(image.pixels, result), width="stretch")
             st.markdown(label_counts(result.labels()) or "Nothing detected.")
         return
     classification_card(name, image, 5, show_input=False)
     if st.toggle("Grad-CAM overlay", key="webcam_gradcam"):
-        result = explanation(name, image.pixels, "gradcam", None, None, None)
-        st.image(overlay_heatmap(image.pixels, result.heatmap), caption=f"Grad-CAM for {result.target.label}", width="stretch")
+        result = run_or_explain(explanation, name, image.pixels, "gradcam", None, None, None)
+        if result is not None:
+            st.image(overlay_heatmap(image.pixels, result.heatmap), caption=f"Grad-CAM for {result.target.label}",
+                     width="stretch")
 
 
-def live_processor(name: str, size: int) -> LiveProcessor:
+def live_processor(name: str, options: dict) -> LiveProcessor:
     """One processor per session and setting; a changed setting stops the old worker."""
     current = st.session_state.get("live_processor")
-    if current is not None and (current.model.spec.name, current.process_size) == (name, size):
+    if current is not None and (current.name, current.options) == (name, options):
         return current
     if current is not None:
         current.stop()
-    st.session_state["live_processor"] = LiveProcessor(load_model(name), process_size=size)
+    st.session_state["live_processor"] = LiveProcessor(name, **options)
     return st.session_state["live_processor"]
 
 
 def live(name: str) -> None:
     from streamlit_webrtc import webrtc_streamer
 
-    is_detector = load_model(name).spec.task == "detect"
-    size = st.select_slider("Processing size (px)", LIVE_SIZES, 320, key="live_size") if is_detector else None
-    processor = live_processor(name, size)
+    if get_spec(name).task == "detect":  # a detector trades small objects for speed; a classifier shows its top 3
+        options = {"imgsz": st.select_slider("Processing size (px)", LIVE_SIZES, 320, key="live_size")}
+    else:
+        options = {"top_k": LIVE_TOP_K}
+    processor = live_processor(name, service.options_for(name, **options))
 
     def on_frame(frame):  # runs in streamlit-webrtc's thread: no st.* calls here
         import av

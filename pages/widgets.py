@@ -1,23 +1,29 @@
-"""Widgets shared by the pages: image input, model loading with a spinner, cached inference,
-and the classification card. Model code stays in core; this module only connects it to Streamlit."""
+"""Widgets shared by the pages: image input, model loading with a spinner, cached calls to the
+service, one way of showing errors, and the classification card. Model code stays in core (every
+call goes through core.service); this module only connects it to Streamlit."""
 
 from __future__ import annotations
 
-import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from core import ImageError, WeightsNotFoundError, get_model, get_spec, load_image
-from core.viz.charts import top_k_figure
-from core.models.loading import is_loaded
-from core.results import Classification, Detections, top_k_scores
+from core import service
+from core.config import CONFIDENCE, MAX_TOP_K, NMS_IOU
+from core.errors import ImageError, ModelConfigError, UnknownModelError, VisionError, WeightsNotFoundError
+from core.io.images import load_image
 from core.io.samples import sample_images
+from core.models.registry import get_spec
+from core.results import Classification, Detections
+from core.viz.charts import top_k_figure
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "heic", "heif"]
-MAX_TOP_K = 10
+UNAVAILABLE = (WeightsNotFoundError, ModelConfigError, UnknownModelError)  # the model, not the input, is at fault
+# What Markdown would turn into formatting, links or images; ":" and "www." start automatic links.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~$:#]|(?<=www)\.)")
 PREVIEW_SIDE = 224  # small model inputs are enlarged (nearest neighbour) so their pixels stay visible
 
 
@@ -46,15 +52,20 @@ class InputImage:
     pixels: np.ndarray  # RGB uint8 H×W×3
 
 
+def plain(text: str) -> str:
+    """`text` escaped so that Markdown shows it as it is: a message is never a link or an image."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def literal(text: str) -> str:
+    """`text` as a Markdown code span: a user's file name shown exactly, whatever it contains."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
+
+
 def image_inputs(key: str, multiple: bool = True, default_sample: str | None = None) -> list[InputImage]:
-    """A sample photo or the user's uploads; a bad file gets an error naming it, the others go on."""
-    source = st.radio("Image source", ["Sample photo", "Upload"], horizontal=True, key=f"{key}_source")
-    if source == "Sample photo":
-        samples = sample_images()
-        names = list(samples)
-        index = names.index(default_sample) if default_sample in names else 0
-        name = st.selectbox("Sample photo", names, index=index, key=f"{key}_sample")
-        return [InputImage(name, _decode_sample(str(samples[name])))]
+    """The uploader, visible on arrival (drag and drop works at once), and a sample photo used
+    until a file arrives. A bad file gets an error naming it; the other files go on."""
     uploads = st.file_uploader(
         "Upload images" if multiple else "Upload an image",
         type=UPLOAD_TYPES,
@@ -63,14 +74,22 @@ def image_inputs(key: str, multiple: bool = True, default_sample: str | None = N
     )
     uploads = uploads if isinstance(uploads, list) else [uploads] if uploads else []
     if not uploads:
-        st.info("Upload an image to start, or switch to a sample photo.")
+        return [_sample(key, default_sample)]
     images = []
     for upload in uploads:
         try:
             images.append(InputImage(upload.name, load_image(upload.getvalue())))
         except ImageError as error:
-            st.error(f"**{upload.name}**: {error}")
+            st.error(f"{literal(upload.name)}: {plain(error)}")
     return images
+
+
+def _sample(key: str, default_sample: str | None) -> InputImage:
+    samples = sample_images()
+    names = list(samples)
+    index = names.index(default_sample) if default_sample in names else 0
+    name = st.selectbox("Or try a sample photo", names, index=index, key=f"{key}_sample")
+    return InputImage(name, _decode_sample(str(samples[name])))
 
 
 @st.cache_data(show_spinner=False)
@@ -79,33 +98,42 @@ def _decode_sample(path: str) -> np.ndarray:
 
 
 def load_model(name: str):
-    """The shared model, with a spinner naming it on first use. Raises WeightsNotFoundError."""
-    if is_loaded(name):
-        return get_model(name)
+    """The shared model, with a spinner naming it on first use. Raises the service's errors."""
+    if service.is_loaded(name):
+        return service.load(name)
     with st.spinner(f"Loading {get_spec(name).title}: first use on this server…"):
-        return get_model(name)
+        return service.load(name)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def classify(name: str, pixels: np.ndarray) -> Classification:
     """Cached per model and image: moving a slider never re-runs the model."""
-    return get_model(name).predict(pixels, top_k=MAX_TOP_K)
+    return service.predict(name, pixels, top_k=MAX_TOP_K)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def detect(name: str, pixels: np.ndarray, conf: float, iou: float) -> Detections:
-    return get_model(name).predict(pixels, conf=conf, iou=iou)
+def detect(name: str, pixels: np.ndarray, conf: float = CONFIDENCE, iou: float = NMS_IOU) -> Detections:
+    return service.predict(name, pixels, conf=conf, iou=iou)
 
 
 @st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
 def explanation(name: str, pixels: np.ndarray, method: str, target, layer, box):
-    from core.explain.base import explain
-
-    return explain(get_model(name), pixels, method, target, layer, box)
+    return service.explain(name, pixels, method, target=target, layer=layer, box=box)
 
 
-def with_top_k(result: Classification, labels: tuple[str, ...], k: int) -> Classification:
-    return dataclasses.replace(result, top_k=top_k_scores(result.probabilities, labels, k))
+def show_error(name: str, error: VisionError) -> None:
+    """The one way a page reports a failure, in this model's place, as plain text."""
+    if isinstance(error, UNAVAILABLE):
+        st.error(f"{plain(_title(name))} is unavailable: {plain(error)}")
+    else:
+        st.error(plain(error))
+
+
+def _title(name: str) -> str:
+    try:
+        return get_spec(name).title
+    except VisionError:  # the entry itself is what is broken
+        return name
 
 
 def run_or_explain(function, name: str, *args):
@@ -114,26 +142,23 @@ def run_or_explain(function, name: str, *args):
     try:
         load_model(name)
         return function(name, *args)
-    except WeightsNotFoundError as error:
-        st.error(f"{get_spec(name).title} is unavailable: {error}")
-    except Exception as error:  # one model failing must not take the page down
-        st.error(f"{get_spec(name).title} failed on this image ({type(error).__name__}: {error}).")
+    except VisionError as error:
+        show_error(name, error)
     return None
 
 
 def classification_card(name: str, image: InputImage, k: int, show_input: bool = True) -> Classification | None:
     """Predicted label in large type, latency, the top-k chart and what the model sees."""
-    spec = get_spec(name)
-    st.markdown(f"**{spec.title}**")
+    st.markdown(f"**{plain(_title(name))}**")
     result = run_or_explain(classify, name, image.pixels)
     if result is None:
         return None
-    result = with_top_k(result, load_model(name).labels, k)
+    result = result.with_top_k(k)
     st.markdown(f"## {result.top.label}")
     st.caption(f"{result.top.score:.1%} confident · {result.latency_ms:.1f} ms")
     st.plotly_chart(top_k_figure(result), key=f"topk_{name}_{image.name}", config={"displayModeBar": False})
     if show_input:
-        model_sees(image.pixels, result.model_input, spec.input_size)
+        model_sees(image.pixels, result.model_input, get_spec(name).input_size)
     return result
 
 

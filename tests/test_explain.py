@@ -10,10 +10,11 @@ import pytest
 
 from core import get_model
 from core.cli import main as cli
-from core.explain.base import CLASSIFIER_METHODS, explain
+from core.explain.methods import explain, methods_for
 from core.models.registry import model_names
 
 CLASSIFIERS = model_names("classify")
+CLASSIFIER_METHODS = methods_for("classify")
 
 
 def _inside(point, box) -> bool:
@@ -52,8 +53,8 @@ def test_pointing_game_peak_falls_in_the_detectors_box(mobilenet, yolo, photos):
 
 
 def test_trained_model_beats_random_and_random_weights_do_not(mobilenet, photos):
-    from core.models.classifier import KerasClassifier
     from core.frameworks import keras
+    from core.models.classifier import KerasClassifier
 
     trained = explain(mobilenet, photos["dog"], "gradcam").faithfulness
     assert trained.drop > trained.random_drop + 0.2
@@ -69,8 +70,8 @@ def test_sequential_model_with_preprocessing_inside(mobilenet, photos):
     """A Sequential model with its scaling layer inside: the tutorial recipe breaks on both."""
     from dataclasses import replace
 
-    from core.models.classifier import KerasClassifier
     from core.frameworks import keras
+    from core.models.classifier import KerasClassifier
 
     layers = keras().layers
     model = keras().Sequential([

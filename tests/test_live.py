@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.live import DEFAULT_ICE_SERVERS, LiveProcessor, ice_servers
+from core.config import DEFAULT_ICE_SERVERS, ice_servers
+from core.live import LiveProcessor
 
 
 @pytest.fixture()
@@ -18,7 +19,7 @@ def frame(photos):
 
 
 def test_detector_frames_are_annotated_and_reported(yolo, frame):
-    processor = LiveProcessor(yolo, process_size=320)
+    processor = LiveProcessor("yolo11n", imgsz=320)
     try:
         assert processor.submit(frame) is frame  # nothing processed yet: the frame itself comes back
         processor.wait_until_idle()
@@ -31,7 +32,7 @@ def test_detector_frames_are_annotated_and_reported(yolo, frame):
 
 
 def test_a_burst_is_not_queued_only_the_newest_frame_runs(yolo, photos, frame):
-    processor = LiveProcessor(yolo, process_size=320)
+    processor = LiveProcessor("yolo11n", imgsz=320)
     dog = np.asarray(Image.fromarray(photos["dog"]).resize((640, 480)))
     try:
         for _ in range(30):
@@ -46,7 +47,7 @@ def test_a_burst_is_not_queued_only_the_newest_frame_runs(yolo, photos, frame):
 
 
 def test_classifier_frames_get_their_top_label(mobilenet, frame):
-    processor = LiveProcessor(mobilenet)
+    processor = LiveProcessor("mobilenet_v2", top_k=3)
     try:
         processor.submit(frame)
         processor.wait_until_idle()
@@ -69,7 +70,7 @@ def test_ice_servers_come_from_the_environment(monkeypatch):
 
 
 def test_a_failing_frame_is_reported_and_live_mode_goes_on(yolo, frame):
-    processor = LiveProcessor(yolo, process_size=320)
+    processor = LiveProcessor("yolo11n", imgsz=320)
     try:
         processor.submit(np.zeros((4, 4), np.uint8))  # not an RGB frame: the model call fails
         processor.wait_until_idle()
@@ -83,7 +84,7 @@ def test_a_failing_frame_is_reported_and_live_mode_goes_on(yolo, frame):
 
 def test_an_idle_worker_ends_and_the_next_frame_restarts_it(yolo, frame):
     """An ended browser session never says goodbye: its worker thread must not wait forever."""
-    processor = LiveProcessor(yolo, process_size=320, idle_exit_s=0.3)
+    processor = LiveProcessor("yolo11n", imgsz=320, idle_exit_s=0.3)
     try:
         processor.submit(frame)
         processor.wait_until_idle()

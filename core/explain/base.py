@@ -1,9 +1,8 @@
-"""Explanations: which pixels made a model answer what it did, and a check that the map means it.
+"""What every explanation shares: the result type, its target, the faithfulness test, and putting
+a map back over the original image. The methods themselves are listed in core.explain.methods.
 
-`explain(model, image, method)` returns an Explanation: a heatmap over the original image (H x W,
-floats in [0, 1]), the target, the layer, the time taken and a faithfulness score. Drawing the
-heatmap is core.viz.drawing.overlay_heatmap. Keras classifiers get Grad-CAM, Grad-CAM++ and Score-CAM
-(core.explain.keras_cams); the YOLO detector gets EigenCAM (core.explain.eigencam).
+An Explanation is a heatmap over the original image (H x W, floats in [0, 1]), the target, the
+layer, the time taken and a faithfulness score. Drawing it is core.viz.drawing.overlay_heatmap.
 
 Faithfulness (a deletion test): blur the most salient FRACTION of the pixels and measure how much
 the target's score drops, relative to its score before; do the same with random smooth maps
@@ -12,17 +11,13 @@ the target's score drops, relative to its score before; do the same with random 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from core.explain import keras_cams as cam
 from core.models.preprocess import input_region
 
-CLASSIFIER_METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
-DETECTOR_METHODS = {"eigencam": "EigenCAM"}
 FRACTION = 0.2  # of the pixels blurred by the faithfulness test
 RANDOM_MAPS = 5
 RANDOM_MAP_CELLS = 7  # random maps are 7x7 noise upsampled: blobs the size of a CAM's
@@ -56,6 +51,7 @@ class Explanation:
     latency_ms: float  # the map alone, without the faithfulness test
     note: str = ""
     box: tuple[float, float, float, float] | None = None  # the detection explained, if any
+    version: str = ""  # the model's version (a short digest of its weights)
 
     @property
     def peak(self) -> tuple[int, int]:
@@ -74,60 +70,6 @@ class Explanation:
             "latency_ms": round(self.latency_ms, 2),
             "note": self.note,
         }
-
-
-def methods_for(model) -> dict[str, str]:
-    return DETECTOR_METHODS if model.spec.task == "detect" else CLASSIFIER_METHODS
-
-
-def explain(model, image: np.ndarray, method: str | None = None, target: int | str | None = None,
-            layer: str | None = None, box: int | None = None, faithfulness: bool = True) -> Explanation:
-    """Explain `model`'s answer for `image` (RGB uint8). `target` is a class index or label for a
-    classifier (default: the top class); `box` the index of a detection for the detector (default:
-    every detection orients the map, and the most confident one is scored)."""
-    methods = methods_for(model)
-    method = method or next(iter(methods))
-    if method not in methods:
-        raise ValueError(f"{model.spec.name} supports {', '.join(methods)}, not {method!r}.")
-    if model.spec.task == "detect":
-        from core.explain.detector import explain_detection
-
-        return explain_detection(model, image, layer, box, faithfulness)
-    return _explain_classifier(model, image, method, target, layer, faithfulness)
-
-
-def resolve_target(model, probabilities: np.ndarray, target: int | str | None) -> Target:
-    if target is None:
-        index = int(np.argmax(probabilities))
-    elif isinstance(target, str) and not target.lstrip("-").isdigit():
-        if target not in model.labels:
-            raise ValueError(f"{target!r} is not a class of {model.spec.name}.")
-        index = model.labels.index(target)
-    else:
-        index = int(target)
-        if not 0 <= index < len(model.labels):
-            raise ValueError(f"Class index {index} is outside 0..{len(model.labels) - 1} for {model.spec.name}.")
-    return Target(model.labels[index], index, float(probabilities[index]))
-
-
-def _explain_classifier(model, image, method, target, layer, with_faithfulness) -> Explanation:
-    pixels = model.model_input(image)
-    probabilities = model.probabilities(pixels[None])[0]
-    chosen = resolve_target(model, probabilities, target)
-    layer = layer or model.spec.gradcam_layer or cam.spatial_layers(model.model)[-1]
-    compute = {"gradcam": cam.gradcam, "gradcam++": cam.gradcam_plus_plus, "scorecam": cam.scorecam}[method]
-    start = time.perf_counter()
-    coarse = compute(model, pixels, chosen.index, layer)
-    latency_ms = (time.perf_counter() - start) * 1000
-    on_input = normalise(resize_map(coarse, pixels.shape[:2]))
-    score = None
-    if with_faithfulness:
-        score = faithfulness(on_input, pixels, lambda batch: model.probabilities(batch)[:, chosen.index])
-    notes = [f"Score-CAM on the {cam.SCORE_CAM_CHANNELS} most active channels" if method == "scorecam" else "",
-             "the model sees only the centre crop; outside it the map is zero" if model.spec.resize == "center-crop" else ""]
-    note = "; ".join(n for n in notes if n)
-    return Explanation(model.spec.name, method, chosen, layer, to_original(on_input, image.shape, model.spec),
-                       score, latency_ms, note)
 
 
 def faithfulness(heatmap: np.ndarray, pixels: np.ndarray, score, seed: int = 0) -> Faithfulness:

@@ -10,8 +10,9 @@ import time
 import numpy as np
 
 from core import frameworks
-from core.explain.eigencam import eigencam, feature_layers
+from core.errors import InvalidOptionError
 from core.explain.base import Explanation, Target, faithfulness, normalise
+from core.explain.eigencam import eigencam, feature_layers
 
 FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
 MATCH_IOU = 0.5
@@ -22,6 +23,11 @@ def detector_layers(detector) -> dict[str, int]:
     return feature_layers(detector.network())
 
 
+def layer_choices(detector) -> list[str]:
+    """The Detect head's inputs, deepest (the default) first."""
+    return list(detector_layers(detector))[::-1]
+
+
 def layer_index(detector, layer: str | None) -> tuple[str, int]:
     """Accept a name from detector_layers ("P5/32") or the registry's "model.model[N]"."""
     layers = detector_layers(detector)
@@ -30,17 +36,23 @@ def layer_index(detector, layer: str | None) -> tuple[str, int]:
         return layer, layers[layer]
     match = re.fullmatch(r"model\.model\[(-?\d+)\]", layer)
     if not match:
-        raise ValueError(f"Unknown layer {layer!r} for {detector.spec.name}; choose one of {', '.join(layers)}.")
+        choices = ", ".join(layers)
+        raise InvalidOptionError(f"Unknown layer {layer!r} for {detector.spec.name}; choose one of {choices}.")
     count = len(detector.network().model)
     index = int(match.group(1)) % count
     named = {i: name for name, i in layers.items()}
     return named.get(index, f"model.model[{index}]"), index
 
 
-def explain_detection(detector, image: np.ndarray, layer: str | None, box: int | None, with_faithfulness: bool) -> Explanation:
+def explain_detection(detector, image: np.ndarray, method, target, layer: str | None, box: int | None,
+                      with_faithfulness: bool) -> Explanation:
+    """`box` picks one detection to explain; by default every detection orients the map and the
+    most confident one is scored. (`method` is EigenCAM's table entry; a target class is not taken.)"""
+    if target is not None:
+        raise InvalidOptionError(f"target chooses a class; {detector.spec.name} is a detector (use box).")
     detections = detector.predict(image).detections
     if box is not None and not 0 <= box < len(detections):
-        raise ValueError(f"There are {len(detections)} detections; box {box} does not exist.")
+        raise InvalidOptionError(f"There are {len(detections)} detections; box {box} does not exist.")
     name, index = layer_index(detector, layer)
     explained = detections[box] if box is not None else (max(detections, key=lambda d: d.score) if detections else None)
     orienting = [explained.box] if box is not None else [d.box for d in detections]
@@ -50,15 +62,16 @@ def explain_detection(detector, image: np.ndarray, layer: str | None, box: int |
         heatmap = normalise(heatmap * _box_mask(heatmap.shape, explained.box))  # only the chosen box
     latency_ms = (time.perf_counter() - start) * 1000
     if explained is None:
-        target = Target("(nothing detected)", -1, 0.0)
-        return Explanation(detector.spec.name, "eigencam", target, name, heatmap, None, latency_ms,
-                           "No detection: the map shows what the layer responds to most.")
+        nothing = Target("(nothing detected)", -1, 0.0)
+        return Explanation(detector.spec.name, method.name, nothing, name, heatmap, None, latency_ms,
+                           "No detection: the map shows what the layer responds to most.", version=detector.version)
     score = None
     if with_faithfulness:
         score = faithfulness(heatmap, image, lambda batch: [_box_confidence(detector, im, explained) for im in batch])
-    target = Target(explained.label, explained.class_id, explained.score)
+    chosen = Target(explained.label, explained.class_id, explained.score)
     note = "restricted to the chosen box" if box is not None else "oriented by every detected box"
-    return Explanation(detector.spec.name, "eigencam", target, name, heatmap, score, latency_ms, note, explained.box)
+    return Explanation(detector.spec.name, method.name, chosen, name, heatmap, score, latency_ms, note, explained.box,
+                       version=detector.version)
 
 
 def _box_mask(shape: tuple[int, int], box) -> np.ndarray:

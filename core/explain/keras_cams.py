@@ -4,7 +4,7 @@ Each works on a separate "gradient model" (pixels -> chosen layer's activations 
 built from the cached model's own layers and cached itself: the shared model is never changed.
 The logits are taken before the softmax (a softmax layer's input, or a linear copy of a softmax
 Dense layer), since gradients of saturated probabilities vanish. Maps come out at the layer's
-resolution; core.explain.base maps them onto the original image.
+resolution; core.explain.classifier maps them onto the original image.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from core import frameworks
+from core.errors import InvalidOptionError
 
 SCORE_CAM_CHANNELS = 32  # Score-CAM masks with this many channels (highest mean activation) to stay fast
 
@@ -47,7 +48,7 @@ def gradient_function(model, layer: str):
 def _build_gradient_function(model, layer: str):
     tf, keras = frameworks.tensorflow(), frameworks.keras()
     if layer not in spatial_layers(model):
-        raise ValueError(f"{layer!r} is not a layer with a spatial output in {model.name}; choose one of: "
+        raise InvalidOptionError(f"{layer!r} is not a layer with a spatial output in {model.name}; choose one of: "
                          f"{', '.join(spatial_layers(model)[-8:])}.")
     gradient_model = keras.Model(model.inputs, [model.get_layer(layer).output, _logits(model)])
 

@@ -15,6 +15,8 @@ from typing import IO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.errors import ImageError
+
 MAX_PIXELS = 40_000_000  # about 7,300 × 5,500: above any camera, below a decompression bomb
 MIN_SIDE = 8  # smaller images carry no usable content for any of our models
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white, as a viewer would
@@ -24,10 +26,6 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], I
 
 
 _heif_registered = False
-
-
-class ImageError(ValueError):
-    """An input that cannot be used as an image; the message is written for the user."""
 
 
 def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -9,11 +9,19 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
+from core.config import TOP_K
 from core.models.preprocess import fit_to_input
 from core.models.registry import ModelSpec
+from core.models.runtimes import (
+    VERSION_DIGITS,
+    TfliteRunner,
+    cached_export,
+    export_tflite,
+    file_digest,
+    use_fast_runtime,
+)
+from core.models.weights import model_file
 from core.results import Classification, top_k_scores
-from core.models.runtimes import TfliteRunner, cached_export, export_tflite, use_fast_runtime
-from core.models.weights import keras_cache_dir, resolve_file
 
 
 class KerasClassifier:
@@ -27,6 +35,7 @@ class KerasClassifier:
         tf = frameworks.tensorflow()
         self.spec = spec
         self.weights = weights  # the file the model was loaded from
+        self.version = file_digest(weights)[:VERSION_DIGITS]
         self.model = model
         self.labels = labels
         self._outputs_probabilities = _ends_in_softmax(model)
@@ -50,24 +59,33 @@ class KerasClassifier:
         outputs = np.asarray(outputs)
         return outputs if self._outputs_probabilities else _softmax(outputs)
 
-    def predict(self, image: np.ndarray, top_k: int = 5) -> Classification:
-        pixels = self.model_input(image)
+    def predict(self, image: np.ndarray, top_k: int = TOP_K) -> Classification:
+        return self.predict_batch([image], top_k)[0]
+
+    def predict_batch(self, images: list[np.ndarray], top_k: int = TOP_K) -> list[Classification]:
+        """Several images in one model call (one image goes through the fast runtime); each
+        result's latency is its share of the call."""
+        pixels = np.stack([self.model_input(image) for image in images])
         start = time.perf_counter()
-        probabilities = self.probabilities(pixels[None])[0]
-        latency_ms = (time.perf_counter() - start) * 1000
-        return Classification(
-            model=self.spec.name,
-            top_k=top_k_scores(probabilities, self.labels, top_k),
-            probabilities=probabilities,
-            model_input=pixels,
-            latency_ms=latency_ms,
-        )
+        probabilities = self.probabilities(pixels)
+        latency_ms = (time.perf_counter() - start) * 1000 / len(images)
+        return [
+            Classification(
+                model=self.spec.name,
+                top_k=top_k_scores(row, self.labels, top_k),
+                probabilities=row,
+                model_input=one,
+                latency_ms=latency_ms,
+                classes=self.labels,
+                version=self.version,
+                options={"top_k": top_k},
+            )
+            for row, one in zip(probabilities, pixels)
+        ]
 
 
 def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> KerasClassifier:
-    path = resolve_file(
-        spec.weights, explicit=weights_path, cache_dirs=[keras_cache_dir()], download=_keras_download(spec)
-    )
+    path = model_file(spec, explicit=weights_path, download=_keras_download(spec))
     if spec.framework == "keras-application":
         model = _build_application(spec, path)
     else:
@@ -90,7 +108,7 @@ def _build_application(spec: ModelSpec, weights: Path):
 def _labels(spec: ModelSpec) -> tuple[str, ...]:
     if spec.labels:
         return spec.labels
-    path = resolve_file(spec.labels_file, cache_dirs=[keras_cache_dir()], download=_keras_download(spec, labels=True))
+    path = model_file(spec, spec.labels_file, download=_keras_download(spec, labels=True))
     index = json.loads(Path(path).read_text())  # {"0": ["n01440764", "tench"], ...}
     return tuple(index[str(i)][1] for i in range(len(index)))
 

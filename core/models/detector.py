@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from core import frameworks
+from core.config import CONFIDENCE, NMS_IOU
 from core.models.registry import ModelSpec
+from core.models.runtimes import VERSION_DIGITS, cached_export, export_onnx, file_digest, use_fast_runtime
+from core.models.weights import model_file
 from core.results import Detection, Detections
-from core.models.runtimes import cached_export, export_onnx, use_fast_runtime
-from core.models.weights import resolve_file
 
 
 class YoloDetector:
@@ -26,6 +28,7 @@ class YoloDetector:
     def __init__(self, spec: ModelSpec, yolo, weights: Path):
         self.spec = spec
         self.weights = weights  # the PyTorch checkpoint, for explanations
+        self.version = file_digest(weights)[:VERSION_DIGITS]
         names = yolo.names  # a property that builds a predictor for exported models: read it once
         self.labels = tuple(names[i] for i in range(len(names)))
         self._yolo = yolo
@@ -33,14 +36,16 @@ class YoloDetector:
         self._network = None
         self.predict(np.zeros((spec.input_size, spec.input_size, 3), np.uint8))  # warm-up: build the predictor
 
-    def predict(self, image: np.ndarray, conf: float = 0.25, iou: float = 0.7, imgsz: int | None = None) -> Detections:
+    def predict(self, image: np.ndarray, conf: float = CONFIDENCE, iou: float = NMS_IOU,
+                imgsz: int | None = None) -> Detections:
+        options = {"conf": conf, "iou": iou, "imgsz": imgsz or self.spec.input_size}
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # ultralytics reads arrays in OpenCV's BGR order
         with self._lock:
             start = time.perf_counter()
-            result = self._yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz or self.spec.input_size, verbose=False)[0]
+            result = self._yolo.predict(bgr, **options, verbose=False)[0]
             latency_ms = (time.perf_counter() - start) * 1000
-        return detections_from_ultralytics(result, self.spec.name, latency_ms)
-
+        found = detections_from_ultralytics(result, self.spec.name, latency_ms)
+        return replace(found, classes=self.labels, version=self.version, options=options)
 
     def network(self):
         """The PyTorch network of the checkpoint (loaded on first use, for explanations)."""
@@ -67,23 +72,16 @@ def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detect
 
 def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> YoloDetector:
     ultralytics = frameworks.ultralytics()
-    path = resolve_file(
-        spec.weights, explicit=weights_path, cache_dirs=_ultralytics_cache_dirs(), download=_download(spec)
-    )
+    path = model_file(spec, explicit=weights_path, download=_download(spec))
     runnable = path
     if use_fast_runtime():
         runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
     return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
 
 
-def _ultralytics_cache_dirs() -> list[Path]:
-    from ultralytics.utils import SETTINGS
-
-    return [Path(SETTINGS["weights_dir"])]
-
-
 def _download(spec: ModelSpec):
+    from ultralytics.utils import SETTINGS
     from ultralytics.utils.downloads import attempt_download_asset
 
-    # Ultralytics fetches its own release assets by file name, with a progress bar.
-    return lambda: attempt_download_asset(str(_ultralytics_cache_dirs()[0] / spec.weights))
+    # Ultralytics fetches its own release assets by file name into its weights folder, with a progress bar.
+    return lambda: attempt_download_asset(str(Path(SETTINGS["weights_dir"]) / spec.weights))

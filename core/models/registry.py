@@ -8,10 +8,13 @@ through the JSON sidecar written beside their artifact in models/, so adding one
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.models.weights import MODELS_DIR
+from core.config import MODELS_DIR
+from core.errors import ModelConfigError, UnknownModelError  # noqa: F401 (UnknownModelError re-exported)
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -37,11 +40,6 @@ class ModelSpec:
     input_offset: float = 0.0
     gradcam_layer: str | None = None  # last convolutional layer, the default for Grad-CAM
     description: str = ""
-
-
-class UnknownModelError(KeyError):
-    def __str__(self) -> str:
-        return f"Unknown model {self.args[0]!r}; registered: {', '.join(model_names())}."
 
 
 BUILT_IN = (
@@ -82,30 +80,88 @@ BUILT_IN = (
 
 
 def spec_from_sidecar(path: Path) -> ModelSpec:
-    """Build an entry from the JSON sidecar that our training scripts write beside an artifact."""
-    meta = json.loads(path.read_text())
-    labels = tuple(meta["labels"])
-    return ModelSpec(
-        name=meta["name"],
-        task="classify",
-        framework="keras-file",
-        title=meta.get("title", meta["name"]),
-        dataset=meta.get("dataset", "unknown"),
-        input_size=int(meta["input_size"]),
-        num_classes=len(labels),
-        weights=meta.get("artifact", f"{meta['name']}.keras"),
-        resize=meta.get("resize", "stretch"),
-        labels=labels,
-        gradcam_layer=meta.get("gradcam_layer"),
-        description=meta.get("description", ""),
-    )
+    """Build an entry from the JSON sidecar that our training scripts write beside an artifact.
+    Raises ModelConfigError, naming the file and what is wrong with it."""
+    try:
+        meta = json.loads(path.read_text())
+        labels = tuple(str(label) for label in meta["labels"])
+        spec = ModelSpec(
+            name=str(meta["name"]),
+            task="classify",
+            framework="keras-file",
+            title=meta.get("title", meta["name"]),
+            dataset=meta.get("dataset", "unknown"),
+            input_size=int(meta["input_size"]),
+            num_classes=len(labels),
+            weights=meta.get("artifact", f"{meta['name']}.keras"),
+            resize=meta.get("resize", "stretch"),
+            labels=labels,
+            gradcam_layer=meta.get("gradcam_layer"),
+            description=meta.get("description", ""),
+        )
+    except (OSError, ValueError) as error:  # unreadable, not JSON, or a value of the wrong kind
+        raise ModelConfigError(f"{path}: cannot be read as a model sidecar ({error}).") from None
+    except (KeyError, TypeError) as error:
+        raise ModelConfigError(f"{path}: a model sidecar needs name, labels and input_size ({error!r} is "
+                               "missing or of the wrong kind).") from None
+    if not labels or spec.input_size < 8:
+        raise ModelConfigError(f"{path}: a model sidecar needs at least one label and an input size of 8 px or more.")
+    return spec
 
 
-def _trained_specs(folder: Path) -> list[ModelSpec]:
-    return [spec_from_sidecar(path) for path in sorted(folder.glob("*.json"))]
+class Registry(Mapping[str, ModelSpec]):
+    """The built-in entries plus one per sidecar in `folder`, read on first use (so importing core
+    reads no file). A sidecar that cannot be used keeps its model out of the usable entries: asking
+    for it raises ModelConfigError with the reason, and every other model keeps working."""
+
+    def __init__(self, built_in: tuple[ModelSpec, ...], folder: Path):
+        self._built_in, self._folder = built_in, folder
+        self._specs: dict[str, ModelSpec] | None = None
+        self._broken: dict[str, ModelConfigError] = {}
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, ModelSpec]:
+        with self._lock:
+            if self._specs is None:
+                specs, broken = {spec.name: spec for spec in self._built_in}, {}
+                for path in sorted(self._folder.glob("*.json")):
+                    try:
+                        spec = spec_from_sidecar(path)
+                        specs[spec.name] = spec
+                    except ModelConfigError as error:
+                        broken[path.stem] = error
+                self._specs, self._broken = specs, broken
+            return self._specs
+
+    def reload(self) -> None:
+        """Read the sidecars again on next use (after training wrote a new one)."""
+        with self._lock:
+            self._specs = None
+
+    def broken(self) -> dict[str, ModelConfigError]:
+        """Models whose sidecar cannot be used, by file stem, with the reason."""
+        self._load()
+        return dict(self._broken)
+
+    def __getitem__(self, name: str) -> ModelSpec:
+        specs = self._load()
+        if name in specs:
+            return specs[name]
+        if name in self._broken:
+            raise self._broken[name]
+        raise UnknownModelError(name, list(specs))
+
+    def __contains__(self, name: object) -> bool:  # Mapping's own would raise for a broken sidecar
+        return name in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
 
 
-REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (*BUILT_IN, *_trained_specs(MODELS_DIR))}
+REGISTRY = Registry(BUILT_IN, MODELS_DIR)
 
 
 def model_names(task: str | None = None) -> list[str]:
@@ -113,7 +169,5 @@ def model_names(task: str | None = None) -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UnknownModelError(name) from None
+    """The entry of `name`; raises UnknownModelError, or ModelConfigError for a broken sidecar."""
+    return REGISTRY[name]

@@ -23,18 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
+from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir  # noqa: F401 (re-exported)
 
-CACHE_ENV = "VISION_CACHE_DIR"
-RUNTIME_ENV = "VISION_RUNTIME"
 EXPORT_VERSION = "2"  # bump when an export recipe changes, so stale caches are not reused
-
-
-def use_fast_runtime() -> bool:
-    return os.environ.get(RUNTIME_ENV, "fast").lower() != "native"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "vision-side-by-side")).expanduser()
+VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
 
 
 def file_digest(path: Path) -> str:

@@ -55,24 +55,25 @@ class CommonVote:
     source_label: str | None  # the model's own label behind the vote
 
 
-def common_probabilities(result: Classification, labels: tuple[str, ...]) -> np.ndarray | None:
+def common_probabilities(result: Classification) -> np.ndarray | None:
     """A classifier's probability mass on each common class (None when it has no mapping)."""
-    if tuple(labels) == COMMON:
+    labels = result.classes
+    if labels == COMMON:
         return np.asarray(result.probabilities, dtype=float)
     if len(labels) == 1000:
         return np.array([result.probabilities[sorted(IMAGENET[c])].sum() if IMAGENET[c] else 0.0 for c in COMMON])
     return None
 
 
-def classifier_vote(result: Classification, labels: tuple[str, ...]) -> CommonVote:
+def classifier_vote(result: Classification) -> CommonVote:
     """The common class with the most probability mass, if that mass beats every single class
     outside the common set (a lynx at 25% loses to 47% spread over five domestic cats; a minibus
     at 86% wins over a few percent of trucks, and the model casts no vote)."""
-    mass = common_probabilities(result, labels)
+    mass = common_probabilities(result)
     if mass is None:
         return CommonVote(result.model, None, 0.0, result.top.label)
     best = int(mass.argmax())
-    if tuple(labels) != COMMON:
+    if result.classes != COMMON:
         mapped = sorted(set().union(*IMAGENET.values()))
         unmapped = np.delete(np.asarray(result.probabilities), mapped)
         if unmapped.max(initial=0.0) >= mass[best]:

@@ -9,10 +9,7 @@ from pathlib import Path
 
 from core import config
 from core.config import MODELS_DIR, OFFLINE_ENV, PROJECT_ROOT, WEIGHTS_ENV, keras_cache_dir  # noqa: F401 (re-exported)
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """No copy of a model file could be found or downloaded; the message says where we looked."""
+from core.errors import WeightsNotFoundError
 
 
 def resolve_file(
@@ -39,6 +36,31 @@ def resolve_file(
         except Exception as error:  # any failure of the framework's download ends in our message
             searched.append(f"the framework's download ({type(error).__name__}: {error})")
     raise WeightsNotFoundError(_not_found_message(filename, searched))
+
+
+def model_file(spec, filename: str | None = None, *, explicit: str | os.PathLike | None = None,
+               download: Callable[[], str | os.PathLike] | None = None) -> Path:
+    """The one lookup of a model's files (its weights, or `filename`, e.g. a labels file): what
+    loading opens, what `python -m core models` lists and what the dashboard checks, so the three
+    always agree. Without `download`, only what is already on this machine counts."""
+    return resolve_file(filename or spec.weights, explicit=explicit, cache_dirs=framework_cache_dirs(spec.framework),
+                        download=download)
+
+
+def find_model_file(spec) -> Path | None:
+    """The weights file loading would open now, or None; never downloads."""
+    try:
+        return model_file(spec)
+    except WeightsNotFoundError:
+        return None
+
+
+def framework_cache_dirs(framework: str) -> list[Path]:
+    """Where the framework keeps what it downloaded: Keras' models folder, or Ultralytics' weights folder."""
+    if framework == "ultralytics":
+        folder = config.ultralytics_weights_dir()
+        return [folder] if folder else []
+    return [keras_cache_dir()]
 
 
 def search_dirs(cache_dirs: Sequence[Path] = ()) -> list[Path]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from core.results import Detections
+from core.results import Classification, Detections
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -38,6 +38,23 @@ def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
         canvas, boxes, labels=labels
     )
     return np.asarray(canvas).copy()
+
+
+def annotate(image: np.ndarray, result: Classification | Detections) -> np.ndarray:
+    """`image` with a result drawn on it: a detector's boxes, or a classifier's top label as a caption."""
+    if isinstance(result, Detections):
+        return draw_detections(image, result)
+    return caption(image, f"{result.top.label} {result.top.score:.0%}")
+
+
+def caption(image: np.ndarray, text: str) -> np.ndarray:
+    """`text` in white on a black bar across the top of `image`."""
+    picture = Image.fromarray(image)
+    draw = ImageDraw.Draw(picture)
+    size = max(12, image.shape[0] // 20)
+    draw.rectangle((0, 0, image.shape[1], size + 8), fill=(0, 0, 0))
+    draw.text((6, 4), text, fill=(255, 255, 255), font_size=size)
+    return np.asarray(picture)
 
 
 COLORMAPS = ("jet", "turbo", "inferno", "viridis")

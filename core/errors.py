@@ -1,0 +1,67 @@
+"""The errors a user can meet, one type per cause, each with a message written for that user.
+
+Every front end maps them the same way, from the two attributes below: the CLI prints
+`error: <message>` (or a JSON error line per image) and exits with `exit_code`; a page shows the
+message with st.error; the REST API answers with `http_status`. Anything else that escapes the
+service is a bug, and the service wraps a model's failure on one input in InferenceError.
+"""
+
+from __future__ import annotations
+
+
+class VisionError(Exception):
+    """Base class: something the user can act on. `str(error)` is the whole message."""
+
+    http_status = 500
+    exit_code = 2  # 1: this input cannot be served; 2: the model or the set-up is not available
+
+
+class ImageError(VisionError, ValueError):
+    """An input that cannot be used as an image."""
+
+    http_status = 422
+    exit_code = 1
+
+
+class InvalidOptionError(VisionError, ValueError):
+    """An option a model does not take, or a value outside its range (the message says which)."""
+
+    http_status = 422
+    exit_code = 1
+
+
+class InferenceError(VisionError, RuntimeError):
+    """The model failed on this input; the cause is chained and named in the message."""
+
+    http_status = 500
+    exit_code = 1
+
+
+class UnknownModelError(VisionError, KeyError):
+    """No registered model has this name."""
+
+    http_status = 404
+
+    def __init__(self, name: str, registered: list[str]):
+        super().__init__(name)
+        self.name = name
+        self.registered = list(registered)
+
+    def __str__(self) -> str:  # KeyError's own __str__ would print the repr of the name
+        return f"Unknown model {self.name!r}; registered: {', '.join(self.registered)}."
+
+
+class ModelConfigError(VisionError):
+    """A model's registry entry (its JSON sidecar) cannot be used; the message names the file."""
+
+    http_status = 503
+
+
+class WeightsNotFoundError(VisionError, FileNotFoundError):
+    """No copy of a model file could be found or downloaded; the message says where we looked."""
+
+    http_status = 503
+
+
+class ConfigError(VisionError, ValueError):
+    """A setting has a value we cannot use; the message names the variable and what it accepts."""

@@ -1,0 +1,61 @@
+"""Class activation maps of a Keras classifier, put back over the original image and scored.
+
+The map itself comes from the method's function (core.explain.keras_cams); what is shared is
+here: choosing the target class and the layer, resizing the map to the input, then to the
+original image, and the faithfulness test.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from core.errors import InvalidOptionError
+from core.explain import keras_cams
+from core.explain.base import Explanation, Target, faithfulness, normalise, resize_map, to_original
+
+CROP_NOTE = "the model sees only the centre crop; outside it the map is zero"
+
+
+def resolve_target(model, probabilities: np.ndarray, target: int | str | None) -> Target:
+    """The class to explain: by label, by index (an int or a string of digits), or the top class."""
+    if target is None:
+        index = int(np.argmax(probabilities))
+    elif isinstance(target, str) and not target.lstrip("-").isdigit():
+        if target not in model.labels:
+            raise InvalidOptionError(f"{target!r} is not a class of {model.spec.name}.")
+        index = model.labels.index(target)
+    else:
+        index = int(target)
+        if not 0 <= index < len(model.labels):
+            last = len(model.labels) - 1
+            raise InvalidOptionError(f"Class index {index} is outside 0..{last} for {model.spec.name}.")
+    return Target(model.labels[index], index, float(probabilities[index]))
+
+
+def layer_choices(model) -> list[str]:
+    """Layers a map can be taken at, the registry's default first, then deepest first."""
+    layers = keras_cams.spatial_layers(model.model)[::-1]
+    default = model.spec.gradcam_layer
+    return [default] + [name for name in layers if name != default] if default in layers else layers
+
+
+def explain_classifier(model, image: np.ndarray, method, target, layer, box, with_faithfulness: bool) -> Explanation:
+    """`method.compute(model, pixels, class_index, layer)` gives the coarse map at the layer."""
+    if box is not None:
+        raise InvalidOptionError(f"box chooses a detection; {model.spec.name} is a classifier (use target).")
+    pixels = model.model_input(image)
+    probabilities = model.probabilities(pixels[None])[0]
+    chosen = resolve_target(model, probabilities, target)
+    layer = layer or model.spec.gradcam_layer or keras_cams.spatial_layers(model.model)[-1]
+    start = time.perf_counter()
+    coarse = method.compute(model, pixels, chosen.index, layer)
+    latency_ms = (time.perf_counter() - start) * 1000
+    on_input = normalise(resize_map(coarse, pixels.shape[:2]))
+    score = None
+    if with_faithfulness:
+        score = faithfulness(on_input, pixels, lambda batch: model.probabilities(batch)[:, chosen.index])
+    notes = [method.note, CROP_NOTE if model.spec.resize == "center-crop" else ""]
+    return Explanation(model.spec.name, method.name, chosen, layer, to_original(on_input, image.shape, model.spec),
+                       score, latency_ms, "; ".join(n for n in notes if n), version=model.version)

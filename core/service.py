@@ -1,0 +1,188 @@
+"""The one way in: every front end (the CLI, the pages, live video, the benchmark, evaluation and
+the REST API) asks this module for models, predictions and explanations.
+
+Inputs are checked here, once: images go through core.io.images (anything it accepts: a path,
+bytes, a file object, a PIL image or an array) and options through `options_for`. Results are the
+typed results of core.results and core.explain.base, carrying the model's name, version, label
+vocabulary and the options used. Failures are the typed errors of core.errors; a model that fails
+on an input raises InferenceError naming the model and the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+from core import config
+from core.errors import InferenceError, InvalidOptionError, VisionError
+from core.io.images import ImageSource, load_image
+from core.models import loading
+from core.models.registry import REGISTRY, get_spec
+from core.models.weights import find_model_file
+
+BATCH_SIZE = 32  # images per model call in predict_many (classifiers)
+MIN_IMGSZ, MAX_IMGSZ, STRIDE = 32, 2048, 32  # a detector's input side must be a multiple of its stride
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registry entry as a front end lists it: what the model is and whether it can run here."""
+
+    name: str
+    task: str
+    title: str
+    dataset: str
+    input_size: int
+    classes: int
+    weights: str  # canonical file name
+    weights_path: str | None  # where loading would find it now (None: missing, or downloaded on first use)
+    loaded: bool
+    problem: str | None = None  # why the entry itself cannot be used (a broken sidecar)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_models(task: str | None = None) -> list[ModelInfo]:
+    """Every registered model (of `task`, if given), then any whose sidecar cannot be used."""
+    infos = []
+    for name, spec in REGISTRY.items():
+        if task is None or spec.task == task:
+            found = find_model_file(spec)
+            infos.append(ModelInfo(name, spec.task, spec.title, spec.dataset, spec.input_size, spec.num_classes,
+                                   spec.weights, str(found) if found else None, loading.is_loaded(name)))
+    for name, error in REGISTRY.broken().items():
+        infos.append(ModelInfo(name, "unknown", name, "unknown", 0, 0, "", None, False, str(error)))
+    return infos
+
+
+def is_loaded(name: str) -> bool:
+    return loading.is_loaded(name)
+
+
+def load(name: str, weights: str | None = None):
+    """The shared model `name`, loaded on first use. Raises UnknownModelError, ModelConfigError or
+    WeightsNotFoundError."""
+    get_spec(name)
+    return loading.get_model(name, weights)
+
+
+def options_for(name: str, **given) -> dict:
+    """The options a prediction of `name` runs with: `given` checked, defaults for the rest (None
+    means the default). Raises InvalidOptionError for an option the model does not take or a value
+    out of range."""
+    spec = get_spec(name)
+    accepted = _DEFAULTS[spec.task]
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        kind = "classifier" if spec.task == "classify" else "detector"
+        raise InvalidOptionError(f"{name} is a {kind}: it takes {', '.join(accepted)}, not {', '.join(unknown)}.")
+    options = {key: default if given.get(key) is None else given[key] for key, default in accepted.items()}
+    for key, value in options.items():
+        _CHECKS[key](name, spec, value)
+    if spec.task == "classify":
+        options["top_k"] = min(int(options["top_k"]), spec.num_classes)
+    return options
+
+
+def predict(name: str, image: ImageSource, *, weights: str | None = None, **options):
+    """One image through model `name`: a Classification or Detections. Options: top_k for a
+    classifier; conf, iou and imgsz for a detector."""
+    chosen = options_for(name, **options)
+    model = load(name, weights)
+    pixels = load_image(image)
+    return _guarded(name, lambda: model.predict(pixels, **chosen))
+
+
+def iter_predictions(name: str, images: Iterable[ImageSource], *, batch_size: int = BATCH_SIZE,
+                     weights: str | None = None, **options) -> Iterator:
+    """Results for many images, in order, produced as they are computed (a classifier runs
+    `batch_size` images per model call). A bad image raises ImageError when it is reached."""
+    chosen = options_for(name, **options)
+    model = load(name, weights)
+    if get_spec(name).task != "classify":
+        for image in images:
+            pixels = load_image(image)
+            yield _guarded(name, lambda: model.predict(pixels, **chosen))
+        return
+    batch = []
+    for image in images:
+        batch.append(load_image(image))
+        if len(batch) == batch_size:
+            yield from _guarded(name, lambda: model.predict_batch(batch, **chosen))
+            batch = []
+    if batch:
+        yield from _guarded(name, lambda: model.predict_batch(batch, **chosen))
+
+
+def predict_many(name: str, images: Iterable[ImageSource], **options) -> list:
+    """`iter_predictions` as a list."""
+    return list(iter_predictions(name, images, **options))
+
+
+def explain(name: str, image: ImageSource, method: str | None = None, *, target: int | str | None = None,
+            layer: str | None = None, box: int | None = None, faithfulness: bool = True):
+    """A heatmap of why model `name` answers what it does for `image` (see core.explain.methods)."""
+    from core.explain.methods import explain as explain_with
+
+    model = load(name)
+    pixels = load_image(image)
+    return _guarded(name, lambda: explain_with(model, pixels, method, target, layer, box, faithfulness))
+
+
+def methods(name: str) -> dict[str, str]:
+    """The explanation methods model `name` supports (name -> title), its default first."""
+    from core.explain.methods import methods_for
+
+    return methods_for(get_spec(name).task)
+
+
+def layers(name: str) -> list[str]:
+    """The layers an explanation of model `name` can be taken at, its default first."""
+    from core.explain.methods import layers_for
+
+    return _guarded(name, lambda: layers_for(load(name)))
+
+
+def _guarded(name: str, call):
+    """Run `call`; a failure that is not one of ours becomes InferenceError naming model and cause."""
+    try:
+        return call()
+    except VisionError:
+        raise
+    except Exception as error:  # the frameworks raise many types; the user needs one clear message
+        cause = f"{type(error).__name__}: {error}"
+        raise InferenceError(f"{get_spec(name).title} failed on this image ({cause}).") from error
+
+
+def _check_top_k(name: str, spec, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionError(f"top_k must be a whole number of at least 1, not {value!r}.")
+
+
+def _check_fraction(key: str, low_open: bool):
+    """A check of a number in [0, 1], or in (0, 1] when `low_open` (an IoU of 0 would drop every box)."""
+    def check(name: str, spec, value) -> None:
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if not number or not (0 < value <= 1 if low_open else 0 <= value <= 1):
+            raise InvalidOptionError(f"{key} must be a number {'above' if low_open else 'from'} 0 to 1, not {value!r}.")
+    return check
+
+
+def _check_imgsz(name: str, spec, value) -> None:
+    whole = not isinstance(value, bool) and isinstance(value, int)
+    if not whole or not MIN_IMGSZ <= value <= MAX_IMGSZ or value % STRIDE:
+        raise InvalidOptionError(f"imgsz must be a multiple of {STRIDE} from {MIN_IMGSZ} to {MAX_IMGSZ}, "
+                                 f"not {value!r}.")
+
+
+_DEFAULTS = {
+    "classify": {"top_k": config.TOP_K},
+    "detect": {"conf": config.CONFIDENCE, "iou": config.NMS_IOU, "imgsz": None},
+}
+_CHECKS = {
+    "top_k": _check_top_k,
+    "conf": _check_fraction("conf", low_open=False),
+    "iou": _check_fraction("iou", low_open=True),
+    "imgsz": lambda name, spec, value: value is None or _check_imgsz(name, spec, value),
+}
