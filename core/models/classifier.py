@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import TOP_K
+from core.config import TOP_K, fast_runtime
 from core.models.preprocess import fit_to_input
 from core.models.registry import ModelSpec
 from core.models.runtimes import (
@@ -18,7 +18,6 @@ from core.models.runtimes import (
     cached_export,
     export_tflite,
     file_digest,
-    use_fast_runtime,
 )
 from core.models.weights import model_file
 from core.results import Classification, top_k_scores
@@ -91,7 +90,7 @@ def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> K
     else:
         model = frameworks.keras().saving.load_model(path, compile=False)
     fast_path = None
-    if use_fast_runtime():
+    if fast_runtime():
         fast_path = cached_export(spec.name, path, ".tflite", lambda target: export_tflite(model, target))
     return KerasClassifier(spec, model, _labels(spec), path, fast_path)
 

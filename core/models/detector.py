@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import CONFIDENCE, NMS_IOU
+from core.config import CONFIDENCE, NMS_IOU, fast_runtime
 from core.models.registry import ModelSpec
-from core.models.runtimes import VERSION_DIGITS, cached_export, export_onnx, file_digest, use_fast_runtime
+from core.models.runtimes import VERSION_DIGITS, cached_export, export_onnx, file_digest
 from core.models.weights import model_file
 from core.results import Detection, Detections
 
@@ -74,7 +74,7 @@ def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> Yolo
     ultralytics = frameworks.ultralytics()
     path = model_file(spec, explicit=weights_path, download=_download(spec))
     runnable = path
-    if use_fast_runtime():
+    if fast_runtime():
         runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
     return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
 
