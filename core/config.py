@@ -92,6 +92,11 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "models"
 
 
+def keras_backend() -> str:
+    """The backend Keras trains on (its own KERAS_BACKEND; core.frameworks defaults it to TensorFlow)."""
+    return os.environ.get("KERAS_BACKEND") or "tensorflow"
+
+
 def ultralytics_weights_dir() -> Path | None:
     """Ultralytics' own weights folder, as its settings file names it (found without importing
     Ultralytics, which costs seconds). None before Ultralytics has ever run here: then it has

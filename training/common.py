@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from core import frameworks
+from core import config, frameworks
 from core.io.datasets import LabelledImages
 from core.models.weights import MODELS_DIR, PROJECT_ROOT
 
@@ -112,7 +112,7 @@ def hardware() -> str:
     except OSError:
         pass
     description = f"{cpu}, {os.cpu_count()} cores"
-    if os.environ.get("KERAS_BACKEND") == "torch":
+    if config.keras_backend() == "torch":
         torch = frameworks.torch()
         if torch.cuda.is_available():
             description += f", GPU {torch.cuda.get_device_name(0)}"

@@ -7,8 +7,9 @@ without importing those packages; photos in $VISION_DATA_DIR/photos are added wh
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
+
+from core import config
 
 # display name -> (package, path inside the package)
 BUNDLED = {
@@ -29,9 +30,9 @@ def sample_images() -> dict[str, Path]:
         folder = _package_dir(package)
         if folder and (folder / relative).is_file():
             samples[name] = folder / relative
-    photos = Path(os.environ.get("VISION_DATA_DIR", "")) / "photos"
-    if os.environ.get("VISION_DATA_DIR") and photos.is_dir():
-        for path in sorted(photos.glob("*.jpg")):
+    data = config.data_dir()
+    if data and (data / "photos").is_dir():
+        for path in sorted((data / "photos").glob("*.jpg")):
             samples[f"{path.stem} (VISION_DATA_DIR)"] = path
     return samples
 
