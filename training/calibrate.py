@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from core import frameworks
 from core.evaluation.metrics import calibration
+from core.io import atomic
 from core.models.weights import MODELS_DIR
 from training import common
 from training.cifar10 import load_cifar10
@@ -74,11 +74,10 @@ def calibrate(name: str, models_dir: Path, limit_per_class: int | None = None) -
         "git_commit": common.git_commit(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    staged = path.with_name(f".{path.stem}.calibrating.keras")  # replaced in one step: no half-written model
-    with_temperature(model, temperature).save(staged)
-    os.replace(staged, path)
+    with atomic.atomic_path(path) as staged:  # replaced in one step: never a half-written model
+        with_temperature(model, temperature).save(staged)
     sidecar.update(calibration=record, artifact_bytes=path.stat().st_size)
-    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+    atomic.write_text(sidecar_path, json.dumps(sidecar, indent=2) + "\n")
     print(f"{name}: temperature {record['temperature']}, validation NLL {record['val_nll'][0]} -> "
           f"{record['val_nll'][1]}, ECE {record['val_ece'][0]} -> {record['val_ece'][1]}", flush=True)
     return record

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from core import config, frameworks
+from core.io import atomic
 from core.io.datasets import LabelledImages
 from core.models.weights import MODELS_DIR, PROJECT_ROOT
 
@@ -132,13 +133,15 @@ def git_commit() -> str:
 
 
 def save_artifact(model, sidecar: dict, out_dir: Path = MODELS_DIR) -> Path:
-    """Write <name>.keras and its JSON sidecar, which registers the model in core.models.registry."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write <name>.keras and its JSON sidecar, which registers the model in core.models.registry.
+    Each is written atomically: a save that is interrupted leaves the previous model in place."""
     name = sidecar["name"]
     path = out_dir / f"{name}.keras"
-    model.save(path)
-    sidecar = {**sidecar, "artifact": path.name, "artifact_bytes": path.stat().st_size}
-    (out_dir / f"{name}.json").write_text(json.dumps(sidecar, indent=2, default=_jsonable) + "\n")
+    with atomic.atomic_path(path) as staged:
+        model.save(staged)
+        size = staged.stat().st_size
+    sidecar = {**sidecar, "artifact": path.name, "artifact_bytes": size}
+    atomic.write_text(out_dir / f"{name}.json", json.dumps(sidecar, indent=2, default=_jsonable) + "\n")
     return path
 
 
