@@ -63,5 +63,12 @@ class WeightsNotFoundError(VisionError, FileNotFoundError):
     http_status = 503
 
 
+class WeightsDamagedError(VisionError):
+    """A model file was found but cannot be loaded (truncated, or not what its name says); the
+    message names the file and what the framework reported."""
+
+    http_status = 503
+
+
 class ConfigError(VisionError, ValueError):
     """A setting has a value we cannot use; the message names the variable and what it accepts."""

@@ -21,7 +21,9 @@ name = st.selectbox("Detector", model_names("detect"))
 left, right = st.columns(2)
 conf = left.slider("Confidence threshold", 0.05, 0.95, CONFIDENCE, 0.05, key="detect_conf")
 iou = right.slider("NMS IoU threshold", 0.1, 0.95, NMS_IOU, 0.05, key="detect_iou")
-labels = run_or_explain(lambda n: load_model(n).labels, name) or ()
+labels = run_or_explain(lambda n: load_model(n).labels, name)
+if labels is None:  # the model is unavailable: the error above says why, once
+    st.stop()
 wanted = st.multiselect("Classes", labels, placeholder="All classes", key="detect_classes")
 
 for image in images:

@@ -19,7 +19,7 @@ from core.models.runtimes import (
     export_tflite,
     file_digest,
 )
-from core.models.weights import model_file
+from core.models.weights import model_file, reading
 from core.results import Classification, top_k_scores
 
 
@@ -85,10 +85,12 @@ class KerasClassifier:
 
 def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> KerasClassifier:
     path = model_file(spec, explicit=weights_path, download=_keras_download(spec))
-    if spec.framework == "keras-application":
-        model = _build_application(spec, path)
-    else:
-        model = frameworks.keras().saving.load_model(path, compile=False)
+    keras = frameworks.keras()
+    with reading(spec, path):
+        if spec.framework == "keras-application":
+            model = _build_application(spec, path)
+        else:
+            model = keras.saving.load_model(path, compile=False)
     fast_path = None
     if fast_runtime():
         fast_path = cached_export(spec.name, path, ".tflite", lambda target: export_tflite(model, target))
@@ -108,8 +110,9 @@ def _labels(spec: ModelSpec) -> tuple[str, ...]:
     if spec.labels:
         return spec.labels
     path = model_file(spec, spec.labels_file, download=_keras_download(spec, labels=True))
-    index = json.loads(Path(path).read_text())  # {"0": ["n01440764", "tench"], ...}
-    return tuple(index[str(i)][1] for i in range(len(index)))
+    with reading(spec, path, "labels file"):
+        index = json.loads(Path(path).read_text())  # {"0": ["n01440764", "tench"], ...}
+        return tuple(index[str(i)][1] for i in range(len(index)))
 
 
 def _keras_download(spec: ModelSpec, labels: bool = False):

@@ -13,7 +13,7 @@ from core import frameworks
 from core.config import CONFIDENCE, NMS_IOU, fast_runtime
 from core.models.registry import ModelSpec
 from core.models.runtimes import VERSION_DIGITS, cached_export, export_onnx, file_digest
-from core.models.weights import model_file
+from core.models.weights import model_file, reading
 from core.results import Detection, Detections
 
 
@@ -73,10 +73,11 @@ def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detect
 def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> YoloDetector:
     ultralytics = frameworks.ultralytics()
     path = model_file(spec, explicit=weights_path, download=_download(spec))
-    runnable = path
-    if fast_runtime():
-        runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
-    return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
+    with reading(spec, path):
+        runnable = path
+        if fast_runtime():
+            runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
+        return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
 
 
 def _download(spec: ModelSpec):

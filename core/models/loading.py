@@ -1,10 +1,17 @@
-"""Each model is loaded once per process and shared, whatever thread asks for it first."""
+"""Each model is loaded once per process and shared, whatever thread asks for it first.
+
+A load that fails is remembered for RETRY_AFTER_S: every widget and request asking in the meantime
+gets the same error at once instead of retrying a slow load (a page asks for a model many times),
+and a file put right is picked up soon after without restarting the server.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Union
 
+from core.errors import VisionError
 from core.models.registry import get_spec
 
 if TYPE_CHECKING:  # the real imports happen lazily, in _load
@@ -13,13 +20,17 @@ if TYPE_CHECKING:  # the real imports happen lazily, in _load
 
 Model = Union["KerasClassifier", "YoloDetector"]
 
+RETRY_AFTER_S = 30.0
+
 _models: dict[tuple[str, str | None], Model] = {}
+_failures: dict[tuple[str, str | None], tuple[float, VisionError]] = {}  # key -> (when, error)
 _locks: dict[tuple[str, str | None], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
 def get_model(name: str, weights_path: str | None = None) -> Model:
-    """The loaded model `name`, loaded on first use (may raise WeightsNotFoundError).
+    """The loaded model `name`, loaded on first use (may raise WeightsNotFoundError or
+    WeightsDamagedError).
 
     `weights_path` overrides where the weights come from; by default they are resolved as the
     README describes.
@@ -29,8 +40,17 @@ def get_model(name: str, weights_path: str | None = None) -> Model:
     with _locks_guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:  # one load per model; other models load in parallel
-        if key not in _models:
+        if key in _models:
+            return _models[key]
+        failed = _failures.get(key)
+        if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
+            raise failed[1]
+        try:
             _models[key] = _load(spec, weights_path)
+        except VisionError as error:
+            _failures[key] = (time.monotonic(), error)
+            raise
+        _failures.pop(key, None)
     return _models[key]
 
 

@@ -3,13 +3,15 @@ framework's own cache, and last the framework's own download (which needs the in
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from core import config
 from core.config import MODELS_DIR, OFFLINE_ENV, PROJECT_ROOT, WEIGHTS_ENV, keras_cache_dir  # noqa: F401 (re-exported)
-from core.errors import WeightsNotFoundError
+from core.errors import VisionError, WeightsDamagedError, WeightsNotFoundError
 
 
 def resolve_file(
@@ -45,6 +47,36 @@ def model_file(spec, filename: str | None = None, *, explicit: str | os.PathLike
     always agree. Without `download`, only what is already on this machine counts."""
     return resolve_file(filename or spec.weights, explicit=explicit, cache_dirs=framework_cache_dirs(spec.framework),
                         download=download)
+
+
+ZIP_FORMATS = {".keras": "Keras", ".pt": "PyTorch"}  # both are zip archives inside
+
+
+@contextlib.contextmanager
+def reading(spec, path: Path, what: str = "weights file") -> Iterator[None]:
+    """Turn a framework's failure to read `path` into WeightsDamagedError naming the file and what
+    is wrong with it, in our words: the frameworks' own messages name temporary copies, say "file
+    not found" for a file that exists, or suggest other models."""
+    try:
+        yield
+    except VisionError:
+        raise
+    except Exception as error:  # truncated zips, pickles and HDF5 files raise all kinds of errors
+        size = f"{path.stat().st_size:,} bytes" if path.is_file() else "missing"
+        raise WeightsDamagedError(
+            f"{spec.title}: the {what} {path} ({size}) cannot be loaded: {_what_is_wrong(path, error)}. "
+            f"Replace it with a good copy of {path.name}."
+        ) from error
+
+
+def _what_is_wrong(path: Path, error: Exception) -> str:
+    if path.suffix in ZIP_FORMATS and path.is_file() and not zipfile.is_zipfile(path):
+        kind = ZIP_FORMATS[path.suffix]
+        return f"it is not a complete {kind} file (those are zip archives): truncated, damaged or another kind of file"
+    while error.__cause__ is not None or error.__context__ is not None:  # the framework's innermost reason
+        error = error.__cause__ or error.__context__
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return f"it is damaged or not the file its name says ({type(error).__name__}: {detail})"
 
 
 def find_model_file(spec) -> Path | None:
