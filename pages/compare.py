@@ -8,7 +8,9 @@ from core.models.vocabulary import COMMON, agreement, classifier_vote, detector_
 from core.results import top_k_scores
 from core.viz.charts import latency_figure
 from core.viz.drawing import draw_detections
-from pages.widgets import classification_card, detect, image_inputs, run_or_explain
+from pages.widgets import classification_card, detect, image_inputs, run_or_explain, use_app_navigation
+
+use_app_navigation()
 
 st.title("Compare")
 st.caption("One image, every model. Their vocabularies differ, so each answer is also mapped onto CIFAR-10's ten classes.")

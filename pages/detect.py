@@ -11,7 +11,9 @@ from core.config import CONFIDENCE, NMS_IOU
 from core.models.registry import model_names
 from core.results import label_counts
 from core.viz.drawing import draw_detections
-from pages.widgets import detect, image_inputs, load_model, plain, run_or_explain
+from pages.widgets import detect, image_inputs, load_model, plain, run_or_explain, use_app_navigation
+
+use_app_navigation()
 
 st.title("Detect")
 st.caption("Find objects with the COCO detector. Colours are stable per class.")

@@ -11,7 +11,9 @@ from core.explain.base import FRACTION
 from core.explain.methods import methods_for
 from core.models.registry import get_spec, model_names
 from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
-from pages.widgets import classify, detect, explanation, image_inputs, run_or_explain
+from pages.widgets import classify, detect, explanation, image_inputs, run_or_explain, use_app_navigation
+
+use_app_navigation()
 
 ANY_CLASS = "Any class…"
 CLASSIFIER_METHODS = methods_for("classify")

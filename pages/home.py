@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core import service
-from pages.widgets import plain
+from pages.widgets import plain, use_app_navigation
+
+use_app_navigation()
 
 st.title("Vision side by side")
 st.markdown(

@@ -7,7 +7,9 @@ import streamlit as st
 
 from core.config import MAX_TOP_K, TOP_K
 from core.models.registry import model_names
-from pages.widgets import classification_card, image_inputs, plain
+from pages.widgets import classification_card, image_inputs, plain, use_app_navigation
+
+use_app_navigation()
 
 st.title("Predict")
 st.caption("Classify your images with each classifier: top-k classes, latency, and the exact input the model sees.")

@@ -14,7 +14,18 @@ from core.live import LiveProcessor
 from core.models.registry import get_spec, model_names
 from core.results import label_counts
 from core.viz.drawing import draw_detections, overlay_heatmap
-from pages.widgets import InputImage, classification_card, detect, explanation, load_model, plain, run_or_explain
+from pages.widgets import (
+    InputImage,
+    classification_card,
+    detect,
+    explanation,
+    load_model,
+    plain,
+    run_or_explain,
+    use_app_navigation,
+)
+
+use_app_navigation()
 
 LIVE_SIZES = [320, 480, 640]
 LIVE_TOP_K = 3

@@ -27,8 +27,10 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|~$:#]|(?<=www)\.)")
 PREVIEW_SIDE = 224  # small model inputs are enlarged (nearest neighbour) so their pixels stay visible
 
 
-def _use_app_navigation() -> None:
-    """Run pages through app.py's st.navigation even on a deep link to a fresh server.
+def use_app_navigation() -> None:
+    """Run pages through app.py's st.navigation even on a deep link to a fresh server. Every page
+    calls this first, as a statement of its own script (never at import: a rerun raised while this
+    module was being imported left other sessions a half-built module to import from).
 
     Streamlit treats a folder named pages/ beside the entry script as its old multipage layout
     until app.py has called st.navigation once; until then a first visit to /detect would run
@@ -41,9 +43,6 @@ def _use_app_navigation() -> None:
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-_use_app_navigation()
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,18 @@ def test_no_import_cycles():
         if start not in done:
             visit(start, [start])
     assert cycles == []
+
+
+def test_every_page_first_joins_the_app_navigation():
+    """The call must be a statement of the page's own script, before anything is drawn (see
+    pages.widgets.use_app_navigation); a call made while importing a module raced other sessions."""
+    for path in sorted((PROJECT_ROOT / "pages").glob("*.py")):
+        if path.name == "widgets.py":
+            continue
+        body = [node for node in ast.parse(path.read_text()).body
+                if not isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign))
+                and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]  # the docstring
+        first = body[0]
+        assert isinstance(first, ast.Expr) and ast.unparse(first) == "use_app_navigation()", path.name
+    widgets = ast.parse((PROJECT_ROOT / "pages" / "widgets.py").read_text())
+    assert not [node for node in widgets.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
