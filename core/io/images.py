@@ -17,7 +17,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError
 
-MAX_PIXELS = 40_000_000  # about 7,300 × 5,500: above any camera, below a decompression bomb
+MAX_PIXELS = 40_000_000  # the most pixels we decode (about 7,300 × 5,500): a decompression-bomb guard
+# A JPEG (what phones and cameras write) may declare up to this many: it is decoded straight at a
+# reduced scale (Pillow's draft mode: 1/2, 1/4 or 1/8 per side) to MAX_PIXELS or fewer, so a
+# 50 MP phone photo or a 150 MP panorama costs little time and memory. Below Pillow's own hard
+# limit (2 × Image.MAX_IMAGE_PIXELS, about 179 million), which stays in force.
+MAX_JPEG_PIXELS = 160_000_000
+JPEG_FORMATS = ("JPEG", "MPO")  # MPO: the multi-picture JPEGs some phones write
 MIN_SIDE = 8  # smaller images carry no usable content for any of our models
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white, as a viewer would
 SUPPORTED = "JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC"
@@ -47,15 +53,32 @@ def _open(source: ImageSource, max_pixels: int) -> Image.Image:
         try:
             image = _pil_open(data)
         except Image.DecompressionBombError as error:
-            raise ImageError(f"The image has too many pixels to open safely ({error}).") from error
+            limit = 2 * Image.MAX_IMAGE_PIXELS
+            message = f"The image declares more than {limit:,} pixels: too many pixels to open safely."
+            raise ImageError(message) from error
         except Exception as error:  # Pillow and its plugins raise many types for foreign data
             raise ImageError(f"The file is not an image we can read ({SUPPORTED} are).") from error
-    _check_pixels(image.size, max_pixels)  # before decoding, so a bomb is never expanded
+    if image.format in JPEG_FORMATS:  # checked before decoding, so a bomb is never expanded
+        _check_pixels(image.size, MAX_JPEG_PIXELS if max_pixels == MAX_PIXELS else max_pixels)
+        _decode_at_most(image, max_pixels)
+    else:
+        _check_pixels(image.size, max_pixels)
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"The image data is truncated or corrupt ({error}).") from error
     return image
+
+
+def _decode_at_most(image: Image.Image, max_pixels: int) -> None:
+    """Ask the JPEG decoder for the largest scale (1, 1/2, 1/4, 1/8 per side) that keeps the image
+    within `max_pixels`; the image then decodes at that size."""
+    width, height = image.size
+    scale = 1
+    while width * height / scale**2 > max_pixels and scale < 8:
+        scale *= 2
+    if scale > 1:
+        image.draft("RGB", (-(-width // scale), -(-height // scale)))
 
 
 def _pil_open(data: bytes) -> Image.Image:
@@ -145,8 +168,8 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width * height > max_pixels:
         raise ImageError(
-            f"The image is too large: {width}×{height} = {width * height:,} pixels; "
-            f"the limit is {max_pixels:,}."
+            f"The image is too large: {width}×{height} = {width * height:,} pixels; the limit is "
+            f"{max_pixels:,} ({MAX_JPEG_PIXELS:,} for JPEG photos, which are decoded at a reduced size)."
         )
     if min(width, height) < MIN_SIDE:
         raise ImageError(
