@@ -79,3 +79,10 @@ def test_every_page_first_joins_the_app_navigation():
         assert isinstance(first, ast.Expr) and ast.unparse(first) == "use_app_navigation()", path.name
     widgets = ast.parse((PROJECT_ROOT / "pages" / "widgets.py").read_text())
     assert not [node for node in widgets.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+
+
+def test_the_app_shows_users_no_tracebacks():
+    import tomllib
+
+    settings = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
