@@ -10,8 +10,8 @@ from core import service
 from core.explain.base import FRACTION
 from core.explain.methods import methods_for
 from core.models.registry import get_spec, model_names
-from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap
-from pages.widgets import classify, detect, explanation, image_inputs, run_or_explain, use_app_navigation
+from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap, shrink
+from pages.widgets import DISPLAY_SIDE, classify, detect, explanation, image_inputs, run_or_explain, use_app_navigation
 
 use_app_navigation()
 
@@ -49,10 +49,10 @@ def faithfulness_line(result) -> None:
 
 
 def show(image, result, opacity, colormap, with_heatmap=True):
-    overlay = overlay_heatmap(image.pixels, result.heatmap, opacity, colormap)
+    overlay = overlay_heatmap(image.pixels, result.heatmap, opacity, colormap)  # at the map's display size
     columns = st.columns(3 if with_heatmap else 1)
     if with_heatmap:
-        columns[0].image(image.pixels, caption="original", width="stretch")
+        columns[0].image(shrink(image.pixels, DISPLAY_SIDE), caption="original", width="stretch")
         columns[1].image(colour_heatmap(result.heatmap, colormap), caption=f"heatmap ({result.layer})", width="stretch")
     columns[-1].image(overlay, caption=f"{result.target.label} · {result.latency_ms:.0f} ms", width="stretch")
     if result.note:

@@ -20,6 +20,10 @@ from core.models.registry import get_spec
 from core.results import Classification, Detections
 from core.viz.charts import top_k_figure
 
+DISPLAY_SIDE = 1600  # the longest side of a heatmap the pages keep and show
+RESULTS_KEPT = 256  # cached predictions (each a few kB to 150 kB: the model's input pixels)
+EXPLANATIONS_KEPT = 32  # cached explanations (each at most 1600 x 1600 bytes of map)
+KEPT_FOR_S = 3600  # a cached answer nobody asked for in an hour is dropped
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "heic", "heif"]
 UNAVAILABLE = (WeightsNotFoundError, ModelConfigError, UnknownModelError)  # the model, not the input, is at fault
 # What Markdown would turn into formatting, links or images; ":" and "www." start automatic links.
@@ -104,20 +108,22 @@ def load_model(name: str):
         return service.load(name)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=RESULTS_KEPT, ttl=KEPT_FOR_S, show_spinner=False)
 def classify(name: str, pixels: np.ndarray) -> Classification:
     """Cached per model and image: moving a slider never re-runs the model."""
     return service.predict(name, pixels, top_k=MAX_TOP_K)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=RESULTS_KEPT, ttl=KEPT_FOR_S, show_spinner=False)
 def detect(name: str, pixels: np.ndarray, conf: float = CONFIDENCE, iou: float = NMS_IOU) -> Detections:
     return service.predict(name, pixels, conf=conf, iou=iou)
 
 
-@st.cache_data(max_entries=128, show_spinner="Computing the heatmap…")
+@st.cache_data(max_entries=EXPLANATIONS_KEPT, ttl=KEPT_FOR_S, show_spinner="Computing the heatmap…")
 def explanation(name: str, pixels: np.ndarray, method: str, target, layer, box):
-    return service.explain(name, pixels, method, target=target, layer=layer, box=box)
+    """Cached as a display copy (a uint8 map at most DISPLAY_SIDE pixels long): a bounded cache,
+    whatever size the photos are."""
+    return service.explain(name, pixels, method, target=target, layer=layer, box=box).for_display(DISPLAY_SIDE)
 
 
 def show_error(name: str, error: VisionError) -> None:

@@ -134,3 +134,20 @@ def test_cli_explain_json_schema(photo_paths, capsys, tmp_path, weights_dir):
 def test_cli_explain_rejects_a_wrong_method(photo_paths, capsys, weights_dir):
     code = cli(["explain", str(photo_paths["dog"]), "--model", "yolo11n", "--method", "gradcam"])
     assert code == 1 and "supports eigencam" in capsys.readouterr().err
+
+
+def test_display_copy_is_small_and_keeps_the_answer(mobilenet, photos):
+    """What the pages cache: a uint8 map at most 1600 px long, however large the photo."""
+    from core.viz.drawing import overlay_heatmap
+
+    from PIL import Image
+
+    large = np.asarray(Image.fromarray(photos["dog"]).resize((4800, 3600)))
+    full = explain(mobilenet, large, "gradcam")
+    kept = full.for_display(1600)
+    assert full.heatmap.shape == (3600, 4800) and kept.heatmap.shape == (1200, 1600) and kept.heatmap.dtype == np.uint8
+    assert kept.peak == full.peak and kept.target == full.target and kept.faithfulness == full.faithfulness
+    assert kept.heatmap.nbytes * 4 * 9 == full.heatmap.nbytes  # a ninth of the pixels, a quarter of the bytes each
+    levels = np.asarray(full.heatmap * 255, np.uint8)[::3, ::3]
+    assert np.abs(kept.heatmap.astype(int) - levels.astype(int)).mean() < 3  # the same map, smaller
+    assert overlay_heatmap(large, kept.heatmap).shape == (1200, 1600, 3)

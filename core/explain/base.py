@@ -11,7 +11,7 @@ the target's score drops, relative to its score before; do the same with random 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -46,18 +46,26 @@ class Explanation:
     method: str
     target: Target
     layer: str
-    heatmap: np.ndarray = field(repr=False)  # H x W float32 in [0, 1], over the original image
+    heatmap: np.ndarray = field(repr=False)  # H x W float32 in [0, 1] over the original image (or a display copy)
     faithfulness: Faithfulness | None
     latency_ms: float  # the map alone, without the faithfulness test
     note: str = ""
     box: tuple[float, float, float, float] | None = None  # the detection explained, if any
     version: str = ""  # the model's version (a short digest of its weights)
+    peak: tuple[int, int] | None = None  # (x, y) of the map's maximum in original-image pixels; found if not given
 
-    @property
-    def peak(self) -> tuple[int, int]:
-        """(x, y) of the heatmap's maximum, in original-image pixels."""
-        y, x = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
-        return int(x), int(y)
+    def __post_init__(self):
+        if self.peak is None:
+            y, x = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
+            object.__setattr__(self, "peak", (int(x), int(y)))
+
+    def for_display(self, max_side: int) -> Explanation:
+        """A copy to keep and show: the map as uint8 (0-255), its longer side at most `max_side`
+        (a 40-megapixel photo's float map alone takes 160 MB); everything else unchanged."""
+        from core.viz.drawing import shrink
+
+        levels = np.uint8(np.clip(np.nan_to_num(self.heatmap), 0, 1) * 255)
+        return replace(self, heatmap=shrink(levels, max_side))
 
     def to_dict(self) -> dict:
         return {

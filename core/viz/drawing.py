@@ -60,19 +60,32 @@ def caption(image: np.ndarray, text: str) -> np.ndarray:
 COLORMAPS = ("jet", "turbo", "inferno", "viridis")
 
 
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` with its longer side at most `max_side` (as it is shown), the aspect ratio kept."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+
+
 def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, colormap: str = "jet") -> np.ndarray:
-    """`heatmap` (H x W in [0, 1], same size as `image`) coloured and blended over `image`."""
+    """`heatmap` (H x W, floats in [0, 1] or uint8 levels) coloured and blended over `image`, which
+    is resized to the map when the map is a smaller display copy."""
+    if image.shape[:2] != heatmap.shape:
+        image = np.asarray(Image.fromarray(image).resize(heatmap.shape[::-1], Image.Resampling.BILINEAR))
     coloured = colour_heatmap(heatmap, colormap)
     blended = (1 - opacity) * image.astype(np.float32) + opacity * coloured.astype(np.float32)
     return np.clip(blended, 0, 255).astype(np.uint8)
 
 
 def colour_heatmap(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
-    """A [0, 1] map as an RGB uint8 image through one of OpenCV's colour maps."""
+    """A map (floats in [0, 1], or uint8 levels) as an RGB uint8 image through one of OpenCV's colour maps."""
     import cv2
 
     if colormap not in COLORMAPS:
         raise ValueError(f"Unknown colour map {colormap!r}; choose one of {', '.join(COLORMAPS)}.")
-    levels = np.uint8(np.clip(np.nan_to_num(heatmap), 0, 1) * 255)
+    levels = heatmap if heatmap.dtype == np.uint8 else np.uint8(np.clip(np.nan_to_num(heatmap), 0, 1) * 255)
     bgr = cv2.applyColorMap(levels, getattr(cv2, f"COLORMAP_{colormap.upper()}"))
     return bgr[:, :, ::-1].copy()  # OpenCV colours come out BGR
