@@ -1,19 +1,23 @@
 """/dashboard: every evaluated model side by side, read from assets/metrics (never evaluated here)."""
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from core import load_image
+from core import config
 from core.evaluation import reports as metrics_files
-from core.io.datasets import image_folder_files
-from core.viz.drawing import overlay_heatmap
-from core.viz.report_charts import (confidence_histogram_figure, confusion_figure, curves_figure, per_class_ap_figure,
-                                per_class_figure, reliability_figure)
 from core.evaluation.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
-from core.models.weights import MODELS_DIR
-from pages.widgets import classify, explanation, run_or_explain
+from core.io.datasets import recorded_image
+from core.viz.drawing import overlay_heatmap
+from core.viz.report_charts import (
+    confidence_histogram_figure,
+    confusion_figure,
+    curves_figure,
+    per_class_ap_figure,
+    per_class_figure,
+    reliability_figure,
+)
+from pages.widgets import classify, explanation, run_or_explain, use_app_navigation
 
 GALLERY_SIZE = 12
 
@@ -27,7 +31,7 @@ def stamp(folder: Path) -> tuple:
     """Changes whenever a metrics file or one of our model files changes, so the cache never serves
     stale figures nor a stale "model changed since evaluated" check."""
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    files += sorted(MODELS_DIR.glob("*.keras"))
+    files += sorted(config.MODELS_DIR.glob("*.keras"))
     return tuple((str(p), p.stat().st_mtime_ns) for p in files)
 
 
@@ -37,21 +41,12 @@ def summary(reports) -> None:
     best = best_cells(table)
     styled = table.style.format({c: "{:.4g}" for c in numeric}, na_rep="")
     styled = styled.apply(lambda _: best.map(lambda b: "background-color: #c8e6c9" if b else ""), axis=None)
-    st.dataframe(styled, hide_index=True, key="summary_table")
+    # A metric that does not apply (mAP of a classifier, a missing commit) is a missing value, which
+    # st.dataframe draws as a grey "None" whatever the Styler's na_rep says: `placeholder` decides
+    st.dataframe(styled, hide_index=True, key="summary_table", placeholder="")
     st.caption("Click a column to sort. Green marks the best value of a column: among models on the same dataset for "
                "quality, among all for cost. Latency is one image at a time on the machine that evaluated.")
     st.download_button("Download CSV", table.to_csv(index=False), "models.csv", "text/csv")
-
-
-@st.cache_data(show_spinner=False)
-def test_files(folder: str) -> list[str]:
-    """The CIFAR-10 test images in evaluation order (index i of the metrics is file i)."""
-    return [str(path) for path in image_folder_files(Path(folder))[1]]
-
-
-def test_image(index: int):
-    folder = Path(os.environ.get("VISION_DATA_DIR", "data")) / "cifar10" / "test"
-    return load_image(test_files(str(folder))[index]) if folder.is_dir() else None
 
 
 def gallery(chosen, labels) -> None:
@@ -69,26 +64,52 @@ def gallery(chosen, labels) -> None:
     indices = cells.get(f"{true},{predicted}", [])
     st.markdown(f"**{len(indices)} test images** that {first.name} labelled *{labels[predicted]}* but are *{labels[true]}*"
                 + (f" (showing {GALLERY_SIZE})" if len(indices) > GALLERY_SIZE else ""))
-    with_cam = st.toggle(f"Grad-CAM of {first.name} for the true and the predicted class", True, key="gallery_cam")
+    images = cell_images(first, indices[:GALLERY_SIZE])
+    if images:
+        # Off by default: the models and their Grad-CAMs run only for a cell the user opens, so the
+        # page's first render loads no model
+        answers = st.toggle("Show these images with each model's answer", False, key="gallery_answers")
+        with_cam = answers and st.toggle(f"Grad-CAM of {first.name} for the true and the predicted class", True,
+                                         key="gallery_cam")
+        targets = (labels[true], labels[predicted]) if with_cam else ()
+        show_images(images, chosen if answers else [], targets)
+
+
+def cell_images(report, indices: list[int]) -> dict:
+    """The images behind `indices`, read from the test set the report records ({} when it cannot
+    be read, after saying why)."""
+    if not indices:
+        return {}
+    record = report.data.get("test_set")
+    if record is None:
+        st.info(f"{report.name}'s metrics file does not record which images it was evaluated on (it predates that "
+                f"field): run `{metrics_files.EVALUATE_COMMAND} --model {report.name}` to see them here.")
+        return {}
+    try:
+        return {index: recorded_image(record, index) for index in indices}
+    except (OSError, LookupError, ValueError) as error:
+        st.info(f"The images {report.name} was evaluated on cannot be read here: {error}")
+        return {}
+
+
+def show_images(images: dict, models, targets: tuple[str, ...]) -> None:
+    """Each image, with the first model's Grad-CAM for each of `targets` and every model's top 3."""
     columns = st.columns(6)
-    for slot, index in enumerate(indices[:GALLERY_SIZE]):
-        image = test_image(index)
-        if image is None:
-            st.info("The CIFAR-10 test images are not here (set VISION_DATA_DIR) to show the gallery.")
-            return
+    for slot, (index, image) in enumerate(images.items()):
         with columns[slot % 6]:
             st.image(image, caption=f"test #{index}", width=96)
-            if with_cam:
-                cams = [run_or_explain(lambda n, p, c=c: explanation(n, p, "gradcam", c, None, None), first.name, image)
-                        for c in (labels[true], labels[predicted])]
-                if all(cams):
-                    st.image([overlay_heatmap(image, cam.heatmap) for cam in cams], width=46,
-                             caption=["true", "predicted"])
-            for report in chosen:
+            if targets:
+                cam_pair(models[0].name, image, targets)
+            for report in models:
                 result = run_or_explain(classify, report.name, image)
                 if result is not None:
-                    top = ", ".join(f"{s.label} {s.score:.0%}" for s in result.top_k[:3])
-                    st.caption(f"{report.name}: {top}")
+                    st.caption(f"{report.name}: " + ", ".join(f"{s.label} {s.score:.0%}" for s in result.top_k[:3]))
+
+
+def cam_pair(name: str, image, targets: tuple[str, ...]) -> None:
+    cams = [run_or_explain(lambda n, p, t=t: explanation(n, p, "gradcam", t, None, None), name, image) for t in targets]
+    if all(cams):
+        st.image([overlay_heatmap(image, cam.heatmap) for cam in cams], width=46, caption=["true", "predicted"])
 
 
 def classifiers_tab(reports) -> None:
@@ -158,6 +179,7 @@ def detection_tab(reports) -> None:
         st.plotly_chart(per_class_ap_figure(report), key=f"ap_{report.name}")
 
 
+use_app_navigation()
 st.title("Dashboard")
 st.caption("Every evaluated model side by side. The figures come from assets/metrics, written by "
            f"`{metrics_files.EVALUATE_COMMAND}`; this page never trains or evaluates.")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import ast
+import json
+import random
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,7 +32,7 @@ def texts(at: AppTest) -> str:
 
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
-    at.radio(key=[r.key for r in at.radio if r.key.endswith("_source")][0]).set_value("Upload").run()
+    """Files dropped on the page's uploader, which is there on arrival (no click first)."""
     at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files])
     return at.run()
 
@@ -136,9 +142,7 @@ def test_explain_detector_box_and_comparison_views(weights_dir):
     assert all(name in texts(at) for name in REGISTRY if REGISTRY[name].task == "classify")
 
 
-def test_dashboard_shows_the_json_figures(weights_dir):
-    import json
-
+def test_dashboard_shows_the_json_figures(weights_dir, data_dir):
     at = page("pages/dashboard.py")
     assert not at.exception and not at.warning  # every committed report matches its model
     table = at.dataframe[0].value.set_index("model")
@@ -151,13 +155,63 @@ def test_dashboard_shows_the_json_figures(weights_dir):
             assert table.loc[report["model"], "mAP50-95"] == report["detection"]["map50_95"]
     cnn = json.loads((metrics / "cifar10_cnn.json").read_text())["classification"]["misclassified"]
     true, predicted = at.selectbox(key="cell_true").value, at.selectbox(key="cell_predicted").value
-    expected = len(cnn.get(f"{true},{predicted}", []))
-    assert f"{expected} test images" in texts(at)
+    assert f"{len(cnn.get(f'{true},{predicted}', []))} test images" in texts(at)
     at.selectbox(key="cell_true").set_value(0).run()
     at.selectbox(key="cell_predicted").set_value(8).run()
     shown = min(12, len(cnn.get("0,8", [])))
     assert not at.exception and f"{len(cnn.get('0,8', []))} test images" in texts(at)
-    assert len(at.get("image")) == 2 * shown  # each image, and its Grad-CAM pair (true, predicted)
+    assert len(at.get("image")) == shown and not at.toggle(key="gallery_answers").value  # the images alone
+    at.toggle(key="gallery_answers").set_value(True).run()
+    assert not at.exception and len(at.get("image")) == 2 * shown  # each image and its Grad-CAM pair (true, predicted)
+    top_3 = re.compile(r"(cifar10_cnn|mobilenet_v2_cifar10): (\w+ \d+%, ){2}\w+ \d+%")
+    assert sum(bool(top_3.fullmatch(c.value)) for c in at.caption) == 2 * shown  # each model's top 3, per image
+
+
+NO_MODEL_RENDER = """
+import json
+from streamlit.testing.v1 import AppTest
+from core import REGISTRY
+from core.models.loading import is_loaded
+at = AppTest.from_file("app.py", default_timeout=240).run()
+home = [name for name in REGISTRY if is_loaded(name)]
+at.switch_page("pages/dashboard.py").run()
+print(json.dumps({"exception": [e.value for e in at.exception], "tables": len(at.dataframe), "home": home,
+                  "dashboard": [name for name in REGISTRY if is_loaded(name)]}))
+"""
+
+
+def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
+    """A fresh process renders /dashboard (table, charts, the gallery's images) and loads no model: the
+    gallery runs them only when its toggle is on. Its own process, as other tests here load models."""
+    done = subprocess.run([sys.executable, "-c", NO_MODEL_RENDER], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"exception": [], "tables": 1, "home": [], "dashboard": []}
+
+
+def test_dashboard_table_leaves_missing_values_empty(weights_dir):
+    """mAP of a classifier, accuracy of the detector: missing values (not the text "None" or "nan"),
+    and the table's placeholder draws them as empty cells instead of Streamlit's grey None."""
+    frame = page("pages/dashboard.py").dataframe[0]  # the summary table
+    assert frame.proto.placeholder == ""
+    table = frame.value.set_index("model")
+    assert table.loc[["cifar10_cnn", "mobilenet_v2"], ["mAP50", "mAP50-95"]].isna().all().all()
+    assert table.loc["yolo11n", ["accuracy", "top-5", "macro-F1", "ECE", "training (min)"]].isna().all()
+    assert table.loc["cifar10_cnn", ["accuracy", "mAP50"]].notna().tolist() == [True, False]
+    assert not table.select_dtypes(exclude="number").astype(str).isin(["None", "nan", "NaN", "<NA>"]).any().any()
+
+
+def test_dashboard_says_when_a_metrics_file_lacks_its_test_set(weights_dir, data_dir, tmp_path, monkeypatch):
+    from core.evaluation import reports
+
+    for path in (PROJECT_ROOT / "assets" / "metrics").glob("*.json"):  # as written before test_set was recorded
+        report = {key: value for key, value in json.loads(path.read_text()).items() if key != "test_set"}
+        (tmp_path / path.name).write_text(json.dumps(report))
+    monkeypatch.setattr(reports, "METRICS_DIR", tmp_path)
+    at = page("pages/dashboard.py")
+    assert not at.exception and not at.get("image")
+    assert any("does not record which images" in i.value and "--model cifar10_cnn" in i.value for i in at.info)
 
 
 def test_dashboard_without_artifacts_says_which_command(tmp_path, monkeypatch):
@@ -173,6 +227,33 @@ def test_data_page_shows_the_reports(weights_dir):
     assert not at.exception
     assert "Balanced" in texts(at) and "small (under 32x32 pixels)" in texts(at)
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_data_page_draws_new_augmentations_without_touching_global_seeds(data_dir):
+    at = page("pages/data.py")
+    committed = at.get("image")[-1].proto.imgs[0].url
+    random.seed(5)
+    np.random.seed(5)
+    python_state, numpy_state = random.getstate(), np.random.get_state()[1].copy()
+    first = at.button(key="augment").click().run().get("image")[-1].proto.imgs[0].url
+    at.button(key="augment").click().run()
+    assert not at.exception and at.get("image")[-1].proto.imgs[0].caption.endswith("(draw 2)")
+    assert len({committed, first, at.get("image")[-1].proto.imgs[0].url}) == 3  # each press is a new grid
+    assert random.getstate() == python_state and np.array_equal(np.random.get_state()[1], numpy_state)
+
+
+@pytest.mark.parametrize("data", ["unset", "without CIFAR-10"])
+def test_data_page_without_local_cifar10_says_so(tmp_path, monkeypatch, data):
+    """No download, whatever VISION_OFFLINE says: a message, and the committed grid stays."""
+    monkeypatch.delenv("VISION_OFFLINE", raising=False)
+    if data == "unset":
+        monkeypatch.delenv("VISION_DATA_DIR", raising=False)
+    else:
+        monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path))
+    at = page("pages/data.py")
+    assert not at.button(key="augment").click().run().exception
+    assert any("VISION_DATA_DIR" in i.value and "never downloads" in i.value for i in at.info)
+    assert "(draw" not in at.get("image")[-1].proto.imgs[0].caption  # the committed grid
 
 
 def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
 import pytest
 
+from core import load_image
+from core.io.datasets import image_folder_files, recorded_image
 from core.viz import report_charts
 from core.evaluation.reports import Report, classifiers_sharing_labels, load_eda, load_reports, problems, summary_table
+from training.cifar10 import load_cifar10_test, recorded_test_split
+
+CIFAR_MODELS = ("cifar10_cnn", "mobilenet_v2_cifar10")
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +99,70 @@ def test_best_cells_compare_quality_within_a_dataset_and_cost_across_all():
     best = best_cells(table)
     assert best["accuracy"].tolist() == [True, False, False]  # c is alone on its dataset
     assert best["latency p50 (ms)"].tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("name", CIFAR_MODELS)
+def test_the_recorded_test_set_is_the_evaluated_one(reports, data_dir, name):
+    """Image i of the metrics is the recorded file i: the files are the folder's evaluation order,
+    and every misclassified image lies in its true class's folder."""
+    data = next(r for r in reports if r.name == name).data
+    record, labels = data["test_set"], data["labels"]
+    assert record["kind"] == "files" and record["base"] == "VISION_DATA_DIR" and record["path"] == "cifar10/test"
+    root = data_dir / record["path"]
+    assert record["files"] == [str(path.relative_to(root)) for path in image_folder_files(root)[1]]
+    assert record["images"] == len(record["files"]) == data["classification"]["images"]
+    for cell, indices in data["classification"]["misclassified"].items():
+        true = labels[int(cell.split(",")[0])]
+        assert all(record["files"][i].startswith(f"{true}/") for i in indices), cell
+    some = data["classification"]["misclassified"]["0,8"][0]
+    assert np.array_equal(recorded_image(record, some), load_image(root / record["files"][some]))
+
+
+def _write_batch(path, images: np.ndarray, labels: np.ndarray) -> None:
+    """A batch in the official format (rows of 3072 bytes: the red plane, then green, then blue)."""
+    rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    path.write_bytes(pickle.dumps({b"data": rows, b"labels": labels.tolist()}))
+
+
+def test_the_official_batches_are_recorded_by_row(data_dir, tmp_path, monkeypatch):
+    """With the official batches, image i is row i of test_batch (here a small set of them, made
+    from real test images)."""
+    real, _ = load_cifar10_test(limit_per_class=3)
+    batches = tmp_path / "cifar-10-batches-py"
+    batches.mkdir()
+    for name in ["test_batch"] + [f"data_batch_{i}" for i in range(1, 6)]:
+        _write_batch(batches / name, real.images, real.labels)
+    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path))
+    test, source = load_cifar10_test()
+    record = recorded_test_split(test)
+    assert source == "CIFAR-10 official python batches" and not test.files
+    assert record == {"kind": "cifar10_batch", "base": "VISION_DATA_DIR", "path": "cifar-10-batches-py/test_batch",
+                      "images": len(real)}
+    assert all(np.array_equal(recorded_image(record, i), real.images[i]) for i in range(len(real)))
+    with pytest.raises(IndexError):
+        recorded_image(record, len(real))
+
+
+def test_missing_recorded_images_say_where_they_should_be(reports, tmp_path, monkeypatch):
+    record = next(r for r in reports if r.name == "cifar10_cnn").data["test_set"]
+    monkeypatch.delenv("VISION_DATA_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="VISION_DATA_DIR is not set"):
+        recorded_image(record, 0)
+    monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="airplane/0000.jpg is missing"):
+        recorded_image(record, 0)
+
+
+@pytest.mark.parametrize("folder", [None, "empty"])
+def test_offline_without_local_cifar10_names_the_variable(tmp_path, monkeypatch, folder):
+    """No local copy and VISION_OFFLINE: a clear error instead of Keras' download (or a ./data guess)."""
+    monkeypatch.setenv("VISION_OFFLINE", "1")
+    if folder is None:  # and a ./data that the old default would have read
+        monkeypatch.delenv("VISION_DATA_DIR", raising=False)
+        (tmp_path / "data" / "cifar-10-batches-py").mkdir(parents=True)
+        monkeypatch.chdir(tmp_path)
+    else:
+        monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="VISION_DATA_DIR") as error:
+        load_cifar10_test()
+    assert "VISION_OFFLINE" in str(error.value) and "cifar-10-batches-py" in str(error.value)

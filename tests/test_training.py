@@ -18,6 +18,8 @@ from core.results import Classification
 from core.models.weights import PROJECT_ROOT
 from training.cifar10 import load_cifar10
 
+pytestmark = pytest.mark.slow  # trains real models (seconds to a minute each); the fast tier skips it
+
 
 @pytest.fixture(scope="module")
 def small(data_dir):

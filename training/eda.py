@@ -14,16 +14,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from core.models.weights import PROJECT_ROOT
-from training.cifar10 import data_dir, load_cifar10
+from core import config
 from core.evaluation.detection import read_yolo_labels
+from core.viz.grids import augmentation_grid, image_grid  # the data page draws its previews with these too
+from training.cifar10 import data_dir, load_cifar10
 
-EDA_DIR = PROJECT_ROOT / "assets" / "eda"
+EDA_DIR = config.EDA_DIR
 SAMPLES_PER_CLASS = 10
-AUGMENTED_IMAGES, AUGMENTED_VIEWS = 8, 6
-CELL = 64  # pixels per CIFAR image in the grids (2x upscaled)
 SMALL_BOX = 32 * 32  # COCO's "small" objects: under 32x32 pixels
 
 
@@ -72,33 +71,7 @@ def sample_grid(data, rng_seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(rng_seed)
     rows = [data.images[rng.choice(np.flatnonzero(data.labels == c), SAMPLES_PER_CLASS, replace=False)]
             for c in range(len(data.classes))]
-    return _grid(rows, list(data.classes))
-
-
-def augmentation_grid(data, seed: int = 0) -> Image.Image:
-    """A few training images (left) and AUGMENTED_VIEWS - 1 draws of the training augmentation each."""
-    from core import frameworks
-    from training.architectures import augmentation
-
-    frameworks.keras().utils.set_random_seed(seed)
-    picked = np.random.default_rng(seed).choice(len(data), AUGMENTED_IMAGES, replace=False)
-    originals = data.images[picked]
-    augment = augmentation()
-    views = [originals] + [np.asarray(augment(originals.astype(np.float32), training=True)) for _ in range(AUGMENTED_VIEWS - 1)]
-    rows = [np.stack([view[i] for view in views]) for i in range(AUGMENTED_IMAGES)]
-    return _grid(rows, [f"{data.classes[data.labels[i]]}: original, {AUGMENTED_VIEWS - 1} augmented" for i in picked], label_width=170)
-
-
-def _grid(rows: list[np.ndarray], labels: list[str], label_width: int = 150) -> Image.Image:
-    columns = max(len(row) for row in rows)
-    canvas = Image.new("RGB", (label_width + columns * CELL, len(rows) * CELL), "white")
-    draw = ImageDraw.Draw(canvas)
-    for r, (row, label) in enumerate(zip(rows, labels)):
-        draw.text((6, r * CELL + CELL // 2 - 6), label, fill="black")
-        for c, image in enumerate(row):
-            tile = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).resize((CELL, CELL), Image.NEAREST)
-            canvas.paste(tile, (label_width + c * CELL, r * CELL))
-    return canvas
+    return image_grid(rows, list(data.classes))
 
 
 def coco128_report(folder: Path, names: list[str]) -> dict:
@@ -159,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     from core import get_model
 
     reports = {"cifar10": cifar10_report(args.out)}
-    coco = data_dir() / "coco128"
-    if coco.is_dir():
+    coco = data_dir() / "coco128" if data_dir() else None
+    if coco is not None and coco.is_dir():
         reports["coco128"] = coco128_report(coco, list(get_model("yolo11n").labels))
     for name, report in reports.items():
         (args.out / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")

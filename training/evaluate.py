@@ -6,7 +6,9 @@
 ImageNet models use the 500-image sample in $VISION_DATA_DIR/imagenet-sample (probably ImageNet
 training images: a sanity check, not a validation figure); CIFAR-10 models the 10,000 test images;
 COCO detectors coco128 in $VISION_DATA_DIR/coco128 (Ultralytics' validator, checked by pycocotools).
-The dashboard reads these files and never evaluates anything itself.
+The dashboard reads these files and never evaluates anything itself; a classifier's file records
+its test set ("test_set": where image i of the evaluation is), so the dashboard can show the images
+behind each confusion cell.
 """
 
 from __future__ import annotations
@@ -20,34 +22,37 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core import REGISTRY, get_model, load_image
-from core.io.datasets import CIFAR10_CLASSES
+from core import REGISTRY, config, get_model, load_image
+from core.io.datasets import CIFAR10_CLASSES, image_files_record
 from core.evaluation.metrics import SCHEMA_VERSION, classification_metrics
 from core.models.runtimes import file_digest
 from training import common
-from training.cifar10 import data_dir, load_cifar10_test
+from training.cifar10 import data_dir, load_cifar10_test, recorded_test_split
 from core.evaluation.detection import evaluate_yolo_folder
 
-METRICS_DIR = common.METRICS_DIR
+METRICS_DIR = config.METRICS_DIR
+IMAGENET_SAMPLE = "imagenet-sample"
 BATCH = 64
 LATENCY_RUNS = 50
 THROUGHPUT_BATCH = 32
 
 
-def test_set(name: str) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, str] | None:
-    """Images, labels and a description of the labelled set this model is evaluated on."""
+def test_set(name: str) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, str, dict] | None:
+    """Images, labels, a description of the labelled set this model is evaluated on, and the
+    record of where each image is (in evaluation order)."""
     spec = REGISTRY[name]
     if spec.labels == CIFAR10_CLASSES:
         test, source = load_cifar10_test()
-        return test.images, test.labels, f"{source}: the 10,000 official test images"
-    if spec.dataset == "ImageNet-1k":
-        folder = data_dir() / "imagenet-sample"
+        return test.images, test.labels, f"{source}: the 10,000 official test images", recorded_test_split(test)
+    folder = data_dir() / IMAGENET_SAMPLE if data_dir() else None
+    if spec.dataset == "ImageNet-1k" and folder is not None and folder.is_dir():
         with open(folder / "labels.csv", newline="") as stream:
             rows = list(csv.DictReader(stream))
         images = [load_image(folder / row["filename"]) for row in tqdm(rows, desc="decode", unit="img")]
         description = (f"ImageNet sample ({len(rows)} images, one per even class index; probably ImageNet "
                        "training images, so a sanity check rather than a validation figure)")
-        return images, np.array([int(row["class_index"]) for row in rows]), description
+        record = image_files_record(IMAGENET_SAMPLE, [row["filename"] for row in rows])
+        return images, np.array([int(row["class_index"]) for row in rows]), description, record
     return None
 
 
@@ -58,7 +63,7 @@ def evaluate(name: str) -> dict | None:
     if found is None:
         print(f"{name}: no labelled test set here; skipped")
         return None
-    images, labels, description = found
+    images, labels, description, record = found
     model = get_model(name)
     pixels = np.stack([model.model_input(image) for image in images])
     probabilities = np.concatenate([
@@ -75,6 +80,7 @@ def evaluate(name: str) -> dict | None:
         "performance": performance(model, pixels),
         "training": _training_summary(model.weights),
         "provenance": _provenance(model.weights),
+        "test_set": record,  # last: its list of files is long
     }
     _write(report)
     c = report["classification"]
@@ -83,8 +89,8 @@ def evaluate(name: str) -> dict | None:
 
 
 def evaluate_detector(name: str) -> dict | None:
-    folder = data_dir() / "coco128"
-    if REGISTRY[name].dataset != "COCO 2017" or not folder.is_dir():
+    folder = data_dir() / "coco128" if data_dir() else None
+    if REGISTRY[name].dataset != "COCO 2017" or folder is None or not folder.is_dir():
         print(f"{name}: no labelled detection set here ({folder}); skipped")
         return None
     model = get_model(name)

@@ -13,10 +13,9 @@ import pandas as pd
 from core.evaluation.metrics import SCHEMA_VERSION
 from core.models.registry import REGISTRY
 from core.models.runtimes import file_digest
-from core.models.weights import PROJECT_ROOT, WeightsNotFoundError, keras_cache_dir, resolve_file
+from core.config import EDA_DIR, METRICS_DIR  # noqa: F401 (the page reads them from here; tests move them)
+from core.models.weights import find_model_file
 
-METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
-EDA_DIR = PROJECT_ROOT / "assets" / "eda"
 EVALUATE_COMMAND = "python -m training.evaluate"
 EDA_COMMAND = "python -m training.eda"
 # Columns of the summary table, and which way is better.
@@ -70,11 +69,7 @@ def problems(name: str, data: dict, check_files: bool = True) -> list[str]:
 
 def current_model_file(name: str) -> Path | None:
     """The weights file the app would load for `name` now, found without downloading anything."""
-    spec = REGISTRY[name]
-    try:
-        return resolve_file(spec.weights, cache_dirs=[keras_cache_dir()])
-    except WeightsNotFoundError:
-        return None
+    return find_model_file(REGISTRY[name])
 
 
 def summary_table(reports: list[Report]) -> pd.DataFrame:
