@@ -14,11 +14,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from core import config, frameworks
+from core.config import MODELS_DIR, PROJECT_ROOT
 from core.io import atomic
 from core.io.datasets import LabelledImages
-from core.models.weights import MODELS_DIR, PROJECT_ROOT
-
-METRICS_DIR = PROJECT_ROOT / "assets" / "metrics"
 
 
 def seed_everything(seed: int) -> None:

@@ -20,9 +20,7 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
-from core import frameworks
+from core import config, frameworks
 from core.models.weights import MODELS_DIR
 from training import common, features
 from training.architectures import mirror_averaged
@@ -67,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-per-class", type=int, help="use only this many images per class (smoke runs)")
     parser.add_argument("--name", default=NAME, help="artifact name (and registry name)")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for the artifact and sidecar")
-    parser.add_argument("--metrics-dir", type=Path, default=common.METRICS_DIR, help="where the search table goes")
+    parser.add_argument("--metrics-dir", type=Path, default=config.METRICS_DIR, help="where the search table goes")
     return parser.parse_args(argv)
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.config import EDA_DIR, METRICS_DIR  # noqa: F401 (the page reads them from here; tests move them)
 from core.evaluation.metrics import SCHEMA_VERSION
 from core.models.registry import REGISTRY
 from core.models.runtimes import file_digest
-from core.config import EDA_DIR, METRICS_DIR  # noqa: F401 (the page reads them from here; tests move them)
 from core.models.weights import find_model_file
 
 EVALUATE_COMMAND = "python -m training.evaluate"
