@@ -11,7 +11,7 @@ import numpy as np
 
 from core import config, service
 from core.io.images import load_image
-from core.models.registry import get_spec
+from core.models.registry import get_spec, model_names
 
 WARM_UP_RUNS = 5
 LIVE_SECONDS = 20.0
@@ -39,9 +39,8 @@ def benchmark(name: str, image: np.ndarray, runs: int) -> Timing:
         result = service.predict(name, image)
         total_ms.append((time.perf_counter() - start) * 1000)
         model_ms.append(result.latency_ms)
-    return Timing(
-        name, load_s, float(np.percentile(model_ms, 50)), float(np.percentile(model_ms, 95)), float(np.percentile(total_ms, 50))
-    )
+    model_p50, model_p95 = np.percentile(model_ms, [50, 95])
+    return Timing(name, load_s, float(model_p50), float(model_p95), float(np.percentile(total_ms, 50)))
 
 
 def default_image() -> np.ndarray:
@@ -128,3 +127,75 @@ def print_live_benchmark(name: str, size: int, seconds: float = LIVE_SECONDS,
     print(f"processed {processed / elapsed:.1f} fps; model p50 {np.percentile(latencies, 50):.1f} ms; "
           f"skipped {1 - processed / max(1, processor.submitted - WARM_UP_RUNS):.0%} of the frames")
     return 0
+
+
+def print_memory_benchmark(large_photos: int = 20, side: tuple[int, int] = (7300, 5450)) -> int:
+    """Resident memory of this process as a server's would grow: the frameworks, each model, one
+    explanation per method, then `large_photos` distinct photos of about 40 megapixels through every
+    classifier and a Grad-CAM (kept as the pages keep them: bounded display copies)."""
+    import psutil
+
+    process = psutil.Process()
+    before = process.memory_info().rss
+
+    def row(stage: str) -> None:
+        print(f"{stage:<44} {process.memory_info().rss / 1e6:>8.0f} MB", flush=True)
+
+    from core import frameworks
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; resident memory (RSS)")
+    row("python and core")
+    frameworks.torch()
+    row("+ torch, torchvision")
+    frameworks.keras()
+    row("+ tensorflow, keras")
+    image = default_image()
+    for name in model_names():
+        service.predict(name, image)
+        row(f"+ {name} loaded, one prediction")
+    for name in model_names():
+        for method in service.methods(name):
+            service.explain(name, image, method)
+            row(f"+ {name} {method}")
+    baseline = process.memory_info().rss
+    kept = _large_photos_through_the_models(large_photos, side)
+    row(f"after {large_photos} photos of {side[0] * side[1] / 1e6:.0f} MP ({len(kept)} explanations kept)")
+    print(f"growth over the photos: {(process.memory_info().rss - baseline) / 1e6:.0f} MB; "
+          f"total growth: {(process.memory_info().rss - before) / 1e6:.0f} MB")
+    _largest_mappings()
+    return 0
+
+
+def _large_photos_through_the_models(count: int, side: tuple[int, int]) -> list:
+    """What /predict and /explain do for each new photo; like the pages' cache, at most 32 display
+    copies of explanations are kept."""
+    from PIL import Image
+
+    kept = []
+    rng = np.random.default_rng(0)
+    for _ in range(count):
+        pattern = rng.integers(0, 256, (side[1] // 64, side[0] // 64, 3), dtype=np.uint8)
+        photo = np.asarray(Image.fromarray(pattern).resize(side, Image.Resampling.BILINEAR))
+        for name in model_names("classify"):
+            service.predict(name, photo)
+        kept = (kept + [service.explain("mobilenet_v2", photo, "gradcam").for_display(1600)])[-32:]
+    return kept
+
+
+def _largest_mappings(count: int = 8) -> None:
+    """Where the memory is, by mapped file (Linux): shared libraries, the heap, anonymous memory."""
+    from collections import Counter
+    from pathlib import Path
+
+    smaps = Path(f"/proc/{os.getpid()}/smaps")
+    if not smaps.is_file():
+        return
+    sizes, current = Counter(), "[anonymous]"
+    for line in smaps.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and "-" in parts[0] and ":" in parts[3]:
+            current = Path(parts[5]).name if len(parts) > 5 else "[anonymous]"
+        elif parts and parts[0] == "Rss:":
+            sizes[current] += int(parts[1]) * 1024
+    print("largest resident mappings: " + ", ".join(f"{name} {size / 1e6:.0f} MB" for name, size in
+                                                      sizes.most_common(count)))

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--image", help="image to time on (default: bus.jpg from VISION_DATA_DIR)")
     bench.add_argument("--explain", action="store_true", help="time each explanation method instead")
     bench.add_argument("--live", type=int, metavar="SIZE", help="frames per second of live mode at this input size")
+    bench.add_argument("--memory", action="store_true", help="resident memory: frameworks, models, explanations, "
+                       "then --large-photos distinct 40 MP photos")
+    bench.add_argument("--large-photos", type=int, default=20, metavar="N", help="photos for --memory (default 20)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -172,8 +175,16 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from core.bench import LIVE_SECONDS, print_benchmark, print_explain_benchmark, print_live_benchmark
+    from core.bench import (
+        LIVE_SECONDS,
+        print_benchmark,
+        print_explain_benchmark,
+        print_live_benchmark,
+        print_memory_benchmark,
+    )
 
+    if args.memory:
+        return print_memory_benchmark(args.large_photos)
     if args.live:
         ignored = [flag for flag, value in (("--runs", args.runs), ("--image", args.image), ("--explain", args.explain))
                    if value]
