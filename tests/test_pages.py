@@ -74,6 +74,7 @@ def test_detect_bus_lists_bus_and_people(weights_dir):
     assert "bus" in counts.index and counts.loc["person", "count"] >= 3
 
 
+@pytest.mark.slow
 def test_detect_class_filter_and_threshold(weights_dir):
     at = page("pages/detect.py")
     at.multiselect(key="detect_classes").set_value(["bus"]).run()
@@ -111,6 +112,7 @@ def test_moving_a_slider_reuses_the_cached_result(weights_dir):
     assert [c.value for c in at.caption if " ms" in c.value] == before
 
 
+@pytest.mark.slow
 def test_explain_renders_and_switches_method_and_target(weights_dir):
     at = page("pages/explain.py")
     assert not at.exception
@@ -127,6 +129,7 @@ def test_explain_renders_and_switches_method_and_target(weights_dir):
     assert not at.exception and all(f"**{m}**" in texts(at) for m in ("Grad-CAM", "Grad-CAM++", "Score-CAM"))
 
 
+@pytest.mark.slow
 def test_explain_detector_box_and_comparison_views(weights_dir):
     at = page("pages/explain.py")
     at.selectbox(key="explain_sample").set_value("bus (Ultralytics)").run()
@@ -142,6 +145,7 @@ def test_explain_detector_box_and_comparison_views(weights_dir):
     assert all(name in texts(at) for name in REGISTRY if REGISTRY[name].task == "classify")
 
 
+@pytest.mark.slow
 def test_dashboard_shows_the_json_figures(weights_dir, data_dir):
     at = page("pages/dashboard.py")
     assert not at.exception and not at.warning  # every committed report matches its model
@@ -229,6 +233,7 @@ def test_data_page_shows_the_reports(weights_dir):
     assert len(at.get("plotly_chart")) == 3
 
 
+@pytest.mark.slow
 def test_data_page_draws_new_augmentations_without_touching_global_seeds(data_dir):
     at = page("pages/data.py")
     committed = at.get("image")[-1].proto.imgs[0].url
@@ -297,3 +302,16 @@ def test_webcam_live_mode_renders_its_controls(weights_dir):
     assert not at.exception and "VISION_ICE_SERVERS" in texts(at)
     assert at.select_slider(key="live_size").value == 320
     assert "Live video cannot start here" in at.error[0].value and "Snapshot mode still works" in at.error[0].value
+
+
+def test_markdown_looking_file_names_are_shown_as_text(weights_dir, photo_paths):
+    """A file name is the user's text, never a link or an image (it used to render as both)."""
+    link = "[Click to verify your account](https:evil.example) dog.png"
+    picture = "![x](https://evil.example/x.png).png"
+    at = page("pages/predict.py")
+    at = upload(at, (link, photo_paths["dog"].read_bytes()), (picture, b"not an image"))
+    assert not at.exception
+    assert [s.value for s in at.subheader] == [r"\[Click to verify your account\]\(https\:evil.example\) dog.png"]
+    (error,) = at.error
+    assert error.value.startswith(f"`{picture}`: ")  # a code span: Markdown shows what is inside as it is
+    assert "## Samoyed" in texts(at)
