@@ -18,6 +18,7 @@ from PIL import Image
 
 from core import config
 from core.evaluation.detection import read_yolo_labels
+from core.io import atomic
 from core.viz.grids import augmentation_grid, image_grid  # the data page draws its previews with these too
 from training.cifar10 import data_dir, load_cifar10
 
@@ -42,8 +43,10 @@ def cifar10_report(out: Path) -> dict:
                              for c in range(len(data.train.classes))],
     }
     report["findings"] = cifar10_findings(report)
-    sample_grid(data.train).save(out / "cifar10_samples.png")
-    augmentation_grid(data.train).save(out / "cifar10_augmented.png")
+    for name, grid in (("cifar10_samples.png", sample_grid(data.train)), ("cifar10_augmented.png",
+                                                                           augmentation_grid(data.train))):
+        with atomic.atomic_path(out / name) as staged:
+            grid.save(staged)
     report["images"] = {"samples": "cifar10_samples.png", "augmented": "cifar10_augmented.png"}
     return report
 
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     if coco is not None and coco.is_dir():
         reports["coco128"] = coco128_report(coco, list(get_model("yolo11n").labels))
     for name, report in reports.items():
-        (args.out / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+        atomic.write_text(args.out / f"{name}.json", json.dumps(report, indent=1) + "\n")
         print(f"{name}:", *report["findings"], sep="\n  - ")
 
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from core import config, frameworks
+from core.io import atomic
 from core.models.weights import MODELS_DIR
 from training import common, features
 from training.architectures import mirror_averaged
@@ -207,10 +208,9 @@ def write_search_table(rows: list[dict], args):
     """The search's results, best first, as CSV beside the metrics. Returns the table."""
     import pandas as pd
 
-    args.metrics_dir.mkdir(parents=True, exist_ok=True)
     path = args.metrics_dir / f"{args.name}_search.csv"
     table = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False)
-    table.to_csv(path, index=False)
+    atomic.write_text(path, table.to_csv(index=False))
     print(table.to_string(index=False), flush=True)
     return table
 
