@@ -66,6 +66,7 @@ def test_unknown_model_is_a_message_not_a_traceback(capsys):
     assert "Unknown model 'nope'" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("images, expected_code", [(["bus.jpg"], 0), (["bus.jpg", "missing.jpg"], 1)])
 def test_exit_codes_from_the_real_command_line(photo_paths, images, expected_code):
     paths = [str(photo_paths["bus"].parent / name) for name in images]

@@ -25,6 +25,7 @@ def test_slice(data_dir):
     return test
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TRAINED)
 def test_accuracy_on_a_fixed_slice_matches_the_metrics_file(name, test_slice):
     model = get_model(name)

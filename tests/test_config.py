@@ -73,6 +73,7 @@ def _ultralytics_settings(config_dir: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_ultralytics_weights_folder_is_the_one_ultralytics_uses(tmp_path, monkeypatch):
     """Read from Ultralytics' settings file without importing it, checked against Ultralytics itself."""
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path))

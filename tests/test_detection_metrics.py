@@ -46,6 +46,7 @@ def test_half_overlap_counts_only_at_low_iou(tmp_path):
     assert result["map50"] == pytest.approx(1.0) and result["map50_95"] == pytest.approx(0.4)  # .50 to .65
 
 
+@pytest.mark.slow
 def test_ultralytics_and_pycocotools_agree_on_a_coco128_slice(tmp_path, data_dir, yolo):
     source = data_dir / "coco128"
     subset = tmp_path / "coco"

@@ -52,6 +52,7 @@ def test_pointing_game_peak_falls_in_the_detectors_box(mobilenet, yolo, photos):
         assert any(_inside(result.peak, box) for box in boxes), (photo, result.target.label, result.peak, boxes)
 
 
+@pytest.mark.slow
 def test_trained_model_beats_random_and_random_weights_do_not(mobilenet, photos):
     from core.frameworks import keras
     from core.models.classifier import KerasClassifier

@@ -30,6 +30,7 @@ def test_importing_core_imports_no_framework():
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_keras_first_then_yolo_and_grad_cam(weights_dir, photo_paths):
     """TensorFlow loaded before torchvision used to crash the process (triton's LLVM vs TensorFlow's)."""
     done = _run(f"""
@@ -62,6 +63,7 @@ def test_keras_first_then_yolo_and_grad_cam(weights_dir, photo_paths):
     assert lines[2] == "cam (1, 320, 320)"
 
 
+@pytest.mark.slow
 def test_keras_first_then_live_video(weights_dir):
     """pylibsrtp (aiortc, streamlit-webrtc) loaded after TensorFlow crashed the process too."""
     done = _run("""

@@ -45,6 +45,7 @@ def test_large_jpeg_photos_decode_at_a_reduced_scale(width, height, decoded):
     assert top_left.min() >= 240
 
 
+@pytest.mark.slow
 def test_other_formats_keep_the_limit_with_our_message():
     with pytest.raises(ImageError) as error:
         load_image(_photo(8160, 6120, "PNG"))

@@ -49,6 +49,7 @@ def test_predict_with_a_sample(weights_dir, photos):
     assert "tabby" in texts(at) or "Egyptian_cat" in texts(at) or "tiger_cat" in texts(at)
 
 
+@pytest.mark.slow
 def test_predict_dog_shows_a_breed(weights_dir, data_dir):
     at = page("pages/predict.py")
     at.selectbox(key="predict_sample").set_value("dog (VISION_DATA_DIR)").run()
@@ -84,6 +85,7 @@ def test_detect_class_filter_and_threshold(weights_dir):
     assert not at.exception and any("Nothing above the threshold" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_detect_bad_upload_is_an_error_not_an_exception(weights_dir):
     at = page("pages/detect.py")
     at = upload(at, ("empty.jpg", b""))
@@ -102,6 +104,7 @@ def test_compare_maps_models_onto_common_classes(weights_dir, data_dir, sample, 
     assert any(common in s.value for s in at.success)
 
 
+@pytest.mark.slow
 def test_moving_a_slider_reuses_the_cached_result(weights_dir):
     """A warm rerun must not run the model again: the reported latency (a fresh timing on every
     real inference) stays exactly the same."""
@@ -184,6 +187,7 @@ print(json.dumps({"exception": [e.value for e in at.exception], "tables": len(at
 """
 
 
+@pytest.mark.slow
 def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
     """A fresh process renders /dashboard (table, charts, the gallery's images) and loads no model: the
     gallery runs them only when its toggle is on. Its own process, as other tests here load models."""
@@ -206,6 +210,7 @@ def test_dashboard_table_leaves_missing_values_empty(weights_dir):
     assert not table.select_dtypes(exclude="number").astype(str).isin(["None", "nan", "NaN", "<NA>"]).any().any()
 
 
+@pytest.mark.slow
 def test_dashboard_says_when_a_metrics_file_lacks_its_test_set(weights_dir, data_dir, tmp_path, monkeypatch):
     from core.evaluation import reports
 
@@ -247,6 +252,7 @@ def test_data_page_draws_new_augmentations_without_touching_global_seeds(data_di
     assert random.getstate() == python_state and np.array_equal(np.random.get_state()[1], numpy_state)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["unset", "without CIFAR-10"])
 def test_data_page_without_local_cifar10_says_so(tmp_path, monkeypatch, data):
     """No download, whatever VISION_OFFLINE says: a message, and the committed grid stays."""
@@ -261,6 +267,7 @@ def test_data_page_without_local_cifar10_says_so(tmp_path, monkeypatch, data):
     assert "(draw" not in at.get("image")[-1].proto.imgs[0].caption  # the committed grid
 
 
+@pytest.mark.slow
 def test_webcam_snapshot_detects_and_classifies(weights_dir, photo_paths):
     """AppTest's camera widget takes the photo, so this runs the page's own snapshot path."""
     at = page("pages/webcam.py")
@@ -294,6 +301,7 @@ def test_no_page_prints_a_stray_value():
     assert [hit for script in scripts for hit in _magic_expressions(script)] == []
 
 
+@pytest.mark.slow
 def test_webcam_live_mode_renders_its_controls(weights_dir):
     """AppTest has no WebRTC server side: the page must say so instead of failing (the browser test
     runs live mode for real)."""

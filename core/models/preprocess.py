@@ -1,13 +1,18 @@
-"""Geometry that turns an RGB uint8 image into a model's square input, in RGB uint8.
+"""Geometry that turns an RGB uint8 image into a model's square input, in RGB uint8, and back.
 
 Pixel scaling and normalisation are not here: they live inside each saved model, so training and
-serving cannot disagree. What is here is only what a person could look at: "what the model sees".
+serving cannot disagree. What is here is only what a person could look at: "what the model sees",
+and where each of its pixels came from in the original image.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
+
+from core import frameworks
 
 
 def fit_to_input(image: np.ndarray, size: int, mode: str = "stretch", crop_fraction: float = 1.0) -> np.ndarray:
@@ -20,18 +25,10 @@ def fit_to_input(image: np.ndarray, size: int, mode: str = "stretch", crop_fract
     if mode == "stretch":
         return np.asarray(picture.resize((size, size), Image.Resampling.BILINEAR))
     if mode == "center-crop":
-        return np.asarray(_center_crop(picture, size, crop_fraction))
+        new_width, new_height, left, top = _center_crop_geometry(picture.height, picture.width, size, crop_fraction)
+        resized = picture.resize((new_width, new_height), Image.Resampling.BILINEAR)
+        return np.asarray(resized.crop((left, top, left + size, top + size)))
     raise ValueError(f"Unknown resize mode {mode!r}; use 'stretch' or 'center-crop'.")
-
-
-def _center_crop(picture: Image.Image, size: int, crop_fraction: float) -> Image.Image:
-    width, height = picture.size
-    shorter = max(size, round(size / crop_fraction))
-    scale = shorter / min(width, height)
-    new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    resized = picture.resize((new_width, new_height), Image.Resampling.BILINEAR)
-    left, top = (new_width - size) // 2, (new_height - size) // 2
-    return resized.crop((left, top, left + size, top + size))
 
 
 def input_region(shape: tuple[int, int], size: int, mode: str = "stretch", crop_fraction: float = 1.0) -> tuple[float, ...]:
@@ -40,9 +37,82 @@ def input_region(shape: tuple[int, int], size: int, mode: str = "stretch", crop_
     height, width = shape
     if mode == "stretch":
         return 0.0, 0.0, float(width), float(height)
+    if mode != "center-crop":  # a letterbox is not a region of the image: see Placement
+        raise ValueError(f"Unknown resize mode {mode!r}; use 'stretch' or 'center-crop'.")
+    new_width, new_height, left, top = _center_crop_geometry(height, width, size, crop_fraction)
+    scale_x, scale_y = new_width / width, new_height / height
+    return left / scale_x, top / scale_y, size / scale_x, size / scale_y
+
+
+def _center_crop_geometry(height: int, width: int, size: int, crop_fraction: float) -> tuple[int, int, int, int]:
+    """The one computation behind fit_to_input and input_region, so the two cannot drift apart:
+    the resized image's (width, height) and the crop's (left, top) on it."""
     shorter = max(size, round(size / crop_fraction))
     scale = shorter / min(width, height)
+    # Each side is at least `size`, so a very thin image still fills the square after rounding.
     new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    scale_x, scale_y = new_width / width, new_height / height
-    left, top = (new_width - size) // 2, (new_height - size) // 2
-    return left / scale_x, top / scale_y, size / scale_x, size / scale_y
+    return new_width, new_height, (new_width - size) // 2, (new_height - size) // 2
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image (original height × width) lies on its letterbox canvas, in canvas pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    original: tuple[int, int]  # (height, width) of the original image
+
+    @property
+    def gain(self) -> tuple[float, float]:
+        """Canvas pixels per original pixel, (x, y); per axis, because each side is rounded."""
+        return self.width / self.original[1], self.height / self.original[0]
+
+    @property
+    def _gains(self) -> np.ndarray:  # per box coordinate x1, y1, x2, y2
+        return np.tile(self.gain, 2)
+
+    @property
+    def _offsets(self) -> np.ndarray:
+        return np.array([self.left, self.top, self.left, self.top], np.float64)
+
+    def boxes_to_canvas(self, boxes) -> np.ndarray:
+        """(N, 4) boxes x1, y1, x2, y2 in original pixels onto the canvas."""
+        return _as_boxes(boxes) * self._gains + self._offsets
+
+    def boxes_to_original(self, boxes) -> np.ndarray:
+        """(N, 4) canvas boxes back to original pixels, clipped to the image (as Ultralytics'
+        scale_boxes does for the detector's own output)."""
+        height, width = self.original
+        return np.clip((_as_boxes(boxes) - self._offsets) / self._gains, 0, [width, height, width, height])
+
+    def map_to_original(self, values: np.ndarray) -> np.ndarray:
+        """A float map over the canvas cut to the image and resized back over the original (bilinear)."""
+        inside = np.asarray(values, np.float32)[self.top : self.top + self.height, self.left : self.left + self.width]
+        height, width = self.original
+        return np.asarray(Image.fromarray(inside).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _as_boxes(boxes) -> np.ndarray:
+    return np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def letterbox(image: np.ndarray, size: int, square: bool = True, stride: int = 32) -> tuple[np.ndarray, Placement]:
+    """`image` scaled to fit size×size and centred on grey by Ultralytics' own LetterBox, so the
+    image's pixels on the canvas are exactly those YOLO is fed; and where the image lies on it.
+
+    `square=True` pads to the full size×size. `square=False` pads only up to a multiple of
+    `stride` (640×480 for a 4:3 photo), as Ultralytics' predictor does for the PyTorch checkpoint
+    and for our ONNX export (it has dynamic shapes): the same pixels with less grey around them.
+    LetterBox resizes with OpenCV and does not care about channel order, so RGB stays RGB.
+    """
+    frameworks.ultralytics()  # torch before TensorFlow, and ultralytics' quiet settings
+    from ultralytics.data.augment import LetterBox
+
+    image = np.ascontiguousarray(image)  # OpenCV refuses views with negative or odd strides
+    transform = LetterBox(new_shape=(size, size), auto=not square, stride=stride)
+    params = transform.get_params({"img": image})
+    canvas = transform.apply_image({"img": image}, params)["img"]
+    width, height = params["new_unpad"]
+    return canvas, Placement(params["left"], params["top"], width, height, tuple(image.shape[:2]))
