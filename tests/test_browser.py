@@ -124,11 +124,11 @@ def test_detect_upload_shows_the_bus(server, browser, shots, photo_paths):
     print(f"/detect first rendered in {seconds:.1f} s")
     nav = page.locator("[data-testid=stSidebarNav]").inner_text()
     assert "Predict" in nav and "widgets" not in nav, f"a deep link must get the app's navigation: {nav}"
-    page.get_by_text("Upload", exact=True).click()
-    page.get_by_text("Upload an image to start").wait_for()  # the sample's results are gone
+    page.get_by_text("bus (Ultralytics)", exact=True).first.wait_for()  # the sample, until a file arrives
     start = time.perf_counter()
-    page.locator("input[type=file]").set_input_files(str(photo_paths["bus"]))
+    page.locator("input[type=file]").set_input_files(str(photo_paths["bus"]))  # there on arrival: no click
     page.get_by_text("bus.jpg", exact=True).first.wait_for()
+    _settle(page)  # the sample's results are replaced by the upload's
     page.get_by_text(re.compile(r"\bbus ×1\b")).wait_for()  # the per-class counts of the upload
     page.get_by_text(re.compile(r"\bperson ×[3-9]\b")).wait_for()
     print(f"/detect: detections of the upload shown {time.perf_counter() - start:.1f} s after it")
