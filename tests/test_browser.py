@@ -6,77 +6,31 @@ appear in the captured output of a failing test).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from core.models.weights import PROJECT_ROOT
+from browser_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium, streamlit_server
 
 pytestmark = pytest.mark.slow  # a Streamlit server and a browser: minutes; the fast tier skips it
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 PAGE_TIMEOUT_MS = 240_000  # the first page view loads TensorFlow, PyTorch and the models
 DASHBOARD_TABLE_S = 60  # /dashboard reads JSON files and loads no model: its table must come well before
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> float:
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {seconds} s")
-
-
 @pytest.fixture(scope="module")
 def server(weights_dir, data_dir, tmp_path_factory):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # No file watcher: in one full run its inotify queue kept overflowing, and re-scanning the
-    # project after each overflow kept a core busy and stalled the pages
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               "--server.fileWatcherType=none", f"--server.port={port}", "--server.address=127.0.0.1"]
-    environment = {**os.environ, "VISION_ICE_SERVERS": "[]"}  # host candidates only: no STUN server offline
-    # Its output goes to a file: an undrained pipe fills up and then blocks the server mid-run
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        print(f"\nstreamlit answered after {_wait_until_healthy(url, process, log):.1f} s (log: {log})")
+    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def playwright():
     """One Playwright per module: its sync API cannot be started twice in one thread."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as instance:

@@ -9,25 +9,16 @@ exists before the first page has run, so each round starts a new server process.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from core.models.weights import PROJECT_ROOT
+from browser_harness import CHROMIUM, CHROMIUM_FLAGS, log_tail, require_chromium, streamlit_server
 
 pytestmark = pytest.mark.slow  # three servers, eight browser sessions each: minutes
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 SERVERS = 3
 ALL_DONE_S = 240  # the first views load TensorFlow, PyTorch and the models, all eight sessions at once
 SIDEBAR_S = 15  # how long a done page may take to draw its sidebar
@@ -91,53 +82,6 @@ def first_visits() -> list[Visit]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def log_tail(log: Path) -> str:
-    """The end of the server's output, without the colour codes of its tracebacks."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))[-3000:]
-
-
-@contextmanager
-def fresh_server(log: Path):
-    """A new `streamlit run app.py` (no page has run in it yet), stopped on leaving."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               "--server.fileWatcherType=none", f"--server.port={port}", "--server.address=127.0.0.1"]
-    with open(log, "w") as output:  # a file, not a pipe: an undrained pipe blocks the server
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "VISION_ICE_SERVERS": "[]"},
-                                   stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until_healthy(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}: {log_tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {seconds} s: {log_tail(log)}")
-
-
 def take_snapshot(visit: Visit) -> None:
     try:
         visit.shown = visit.page.evaluate(SNAPSHOT_JS)
@@ -190,10 +134,7 @@ def check_final_state(visit: Visit, log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -206,7 +147,7 @@ def test_simultaneous_first_visits_to_fresh_servers(weights_dir, data_dir, photo
     for round_number in range(1, SERVERS + 1):
         log = tmp_path / f"server{round_number}.log"
         visits = first_visits()
-        with fresh_server(log) as url:
+        with streamlit_server(log) as url:  # a new one: the race exists only before a page has run
             try:
                 seconds = visit_all_at_once(browser, url, visits, photo_paths, log)
                 for visit in visits:
