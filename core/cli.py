@@ -1,4 +1,4 @@
-"""Command line: `python -m core models|predict|explain|bench ...` (see README)."""
+"""Command line: `python -m core models|predict|explain|serve|bench ...` (see README)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from core import config, service
-from core.errors import ImageError, InferenceError, VisionError
+from core.errors import ConfigError, ImageError, InferenceError, UnknownModelError, VisionError
 from core.explain.methods import METHODS
 from core.io.images import load_image
 from core.models.registry import model_names
@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the result as JSON")
     explain.set_defaults(handler=_explain)
 
+    serve = commands.add_parser("serve", help="the REST API (FastAPI on uvicorn; docs at /docs)")
+    serve.add_argument("--host", default=config.API_HOST, help=f"address to bind (default {config.API_HOST}: "
+                       "this machine only; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=config.API_PORT, help=f"default {config.API_PORT}")
+    serve.add_argument("--workers", type=int, default=1, help="server processes, each with its own models "
+                       "(default 1)")
+    serve.add_argument("--preload", action="append", metavar="NAME", help="a model to load before reporting "
+                       f"ready (repeatable; default: ${config.API_PRELOAD_ENV}, else every model)")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    serve.set_defaults(handler=_serve)
+
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
     bench.add_argument("--model", action="append", help="a model to time (default: all)")
     bench.add_argument("--runs", type=int, help=f"timed runs per model (default {BENCH_RUNS})")
@@ -105,7 +116,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             row = {"image": path, **service.predict(args.model, path, weights=args.weights, **options).to_dict()}
         except (ImageError, InferenceError) as error:  # one failing image must not stop the batch
-            row = {"image": path, "error": str(error)}
+            row = {"image": path, "error": error.payload()}
         rows.append(row)
         print(json.dumps(row) if args.json else _describe(row), flush=True)
     if args.csv:
@@ -115,7 +126,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _describe(row: dict) -> str:
     if "error" in row:
-        return f"{row['image']}: error: {row['error']}"
+        return f"{row['image']}: error: {row['error']['message']}"
     if row["task"] == "classify":
         found = ", ".join(f"{s['label']} {s['score']:.1%}" for s in row["top_k"])
     else:
@@ -135,7 +146,7 @@ def _flatten(row: dict) -> Iterator[dict]:
     """One table row per reported class or detection, one per failed image."""
     base = {key: row[key] for key in ("image", "model", "task", "latency_ms") if key in row}
     if "error" in row:
-        yield {**base, "error": row["error"]}
+        yield {**base, "error": row["error"]["message"]}
     elif row["task"] == "classify":
         for rank, score in enumerate(row["top_k"], start=1):
             yield {**base, "rank": rank, **score}
@@ -171,6 +182,19 @@ def _explain(args: argparse.Namespace) -> int:
         score = f" faithfulness {f.drop:.2f} vs random {f.random_drop:.2f};" if f else ""
         print(f"{args.image}: {result.method} for {result.target.label} ({result.target.score:.1%}) at {result.layer};"
               f"{score} peak {result.peak} ({result.latency_ms:.0f} ms)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from core.api.server import serve
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {args.workers}.")
+    registered = model_names()
+    unknown = [name for name in args.preload or [] if name not in registered]
+    if unknown:
+        raise UnknownModelError(unknown[0], registered)
+    serve(args.host, args.port, args.workers, args.preload, access_log=not args.no_access_log)
     return 0
 
 

@@ -36,6 +36,17 @@ ICE_SERVERS_ENV = "VISION_ICE_SERVERS"
 DEFAULT_ICE_SERVERS = [{"urls": ["stun:stun.l.google.com:19302"]}]
 RUNTIMES = ("fast", "native")
 
+# The REST API (python -m core serve).
+API_HOST = "127.0.0.1"  # only this machine, unless told otherwise
+API_PORT = 8000
+API_PRELOAD_ENV = "VISION_API_PRELOAD"
+API_MAX_FILE_ENV = "VISION_API_MAX_FILE_MB"
+API_MAX_REQUEST_ENV = "VISION_API_MAX_REQUEST_MB"
+API_TIMEOUT_ENV = "VISION_API_TIMEOUT_S"
+API_QUEUE_ENV = "VISION_API_QUEUE"
+API_THREADS_ENV = "VISION_API_THREADS"
+API_CORS_ENV = "VISION_API_CORS_ORIGINS"
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -57,6 +68,15 @@ VARIABLES = (
              "ONNX Runtime"),
     Variable(ICE_SERVERS_ENV, "a public STUN server", "live video's ICE servers as a JSON list (a TURN server, "
              "or `[]`)"),
+    Variable(API_PRELOAD_ENV, "`all`", "the models the API loads before it reports ready (comma-separated names, "
+             "`all` or `none`); the others load on first use"),
+    Variable(API_MAX_FILE_ENV, "`25`", "the API's limit per uploaded file, in MB"),
+    Variable(API_MAX_REQUEST_ENV, "`100`", "the API's limit per request body, in MB"),
+    Variable(API_TIMEOUT_ENV, "`30`", "seconds an API inference may take before the request gets 504"),
+    Variable(API_QUEUE_ENV, "`64`", "API inferences waiting or running at once; more get 503 with `Retry-After`"),
+    Variable(API_THREADS_ENV, "the number of CPU cores", "threads running the API's inferences"),
+    Variable(API_CORS_ENV, "unset (CORS off)", "origins allowed to call the API from a browser, comma-separated "
+             "(`*` for any)"),
 )
 
 
@@ -114,6 +134,58 @@ def ultralytics_weights_dir() -> Path | None:
     except (OSError, ValueError, AttributeError):
         return None
     return Path(weights) if weights else None
+
+
+def api_preload(registered: list[str]) -> list[str]:
+    """The models the API loads at start-up: every registered one unless the variable says otherwise."""
+    value = _value(API_PRELOAD_ENV).lower() or "all"
+    if value == "all":
+        return list(registered)
+    names = [] if value == "none" else [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in registered]
+    if unknown:
+        raise ConfigError(f"{API_PRELOAD_ENV} names {', '.join(unknown)}: use registered model names "
+                          f"({', '.join(registered)}), `all` or `none`.")
+    return names
+
+
+def api_max_file_bytes() -> int:
+    return int(_number(API_MAX_FILE_ENV, 25) * 1_000_000)
+
+
+def api_max_request_bytes() -> int:
+    return int(_number(API_MAX_REQUEST_ENV, 100) * 1_000_000)
+
+
+def api_timeout_s() -> float:
+    return _number(API_TIMEOUT_ENV, 30)
+
+
+def api_queue() -> int:
+    return int(_number(API_QUEUE_ENV, 64, whole=True))
+
+
+def api_threads() -> int:
+    return int(_number(API_THREADS_ENV, os.cpu_count() or 1, whole=True))
+
+
+def api_cors_origins() -> list[str]:
+    return [origin.strip() for origin in _value(API_CORS_ENV).split(",") if origin.strip()]
+
+
+def _number(name: str, default: float, whole: bool = False) -> float:
+    """A positive number from variable `name`, or `default` when it is unset."""
+    text = _value(name)
+    if not text:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name}={text!r}: use {kind} above 0.")
+    return value
 
 
 def ice_servers() -> list[dict]:

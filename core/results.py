@@ -51,6 +51,7 @@ class Classification:
         return {
             "model": self.model,
             "task": self.task,
+            "version": self.version,
             "top_k": [score.to_dict() for score in self.top_k],
             "latency_ms": round(self.latency_ms, 3),
         }
@@ -109,6 +110,7 @@ class Detections:
         return {
             "model": self.model,
             "task": self.task,
+            "version": self.version,
             "detections": [detection.to_dict() for detection in self.detections],
             "latency_ms": round(self.latency_ms, 3),
         }

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 from core import config
-from core.errors import InferenceError, InvalidOptionError, VisionError
+from core.errors import ImageError, InferenceError, InvalidOptionError, VisionError
 from core.io.images import ImageSource, load_image
 from core.models import loading
 from core.models.registry import REGISTRY, get_spec
+from core.models.runtimes import short_digest
 from core.models.weights import find_model_file
 
 BATCH_SIZE = 32  # images per model call in predict_many (classifiers)
@@ -37,6 +38,8 @@ class ModelInfo:
     weights: str  # canonical file name
     weights_path: str | None  # where loading would find it now (None: missing, or downloaded on first use)
     loaded: bool
+    version: str | None = None  # a short digest of the weights file (None until there is one)
+    runtime: str = ""  # what runs a single image: tflite, tensorflow, onnxruntime or pytorch
     problem: str | None = None  # why the entry itself cannot be used (a broken sidecar)
 
     def to_dict(self) -> dict:
@@ -50,10 +53,29 @@ def list_models(task: str | None = None) -> list[ModelInfo]:
         if task is None or spec.task == task:
             found = find_model_file(spec)
             infos.append(ModelInfo(name, spec.task, spec.title, spec.dataset, spec.input_size, spec.num_classes,
-                                   spec.weights, str(found) if found else None, loading.is_loaded(name)))
+                                   spec.weights, str(found) if found else None, loading.is_loaded(name),
+                                   short_digest(found) if found else None, _runtime(spec)))
     for name, error in REGISTRY.broken().items():
-        infos.append(ModelInfo(name, "unknown", name, "unknown", 0, 0, "", None, False, str(error)))
+        infos.append(ModelInfo(name, "unknown", name, "unknown", 0, 0, "", None, False, problem=str(error)))
     return infos
+
+
+def model_info(name: str) -> ModelInfo:
+    """One model's entry (raises UnknownModelError or ModelConfigError)."""
+    spec = get_spec(name)
+    return next(info for info in list_models(spec.task) if info.name == name)
+
+
+def labels(name: str) -> tuple[str, ...]:
+    """Model `name`'s label vocabulary in class-index order (loads the model)."""
+    return tuple(load(name).labels)
+
+
+def _runtime(spec) -> str:
+    native = {"ultralytics": "pytorch"}.get(spec.framework, "tensorflow")
+    if not config.fast_runtime():
+        return native
+    return "onnxruntime" if spec.framework == "ultralytics" else "tflite"
 
 
 def is_loaded(name: str) -> bool:
@@ -118,6 +140,21 @@ def iter_predictions(name: str, images: Iterable[ImageSource], *, batch_size: in
 def predict_many(name: str, images: Iterable[ImageSource], **options) -> list:
     """`iter_predictions` as a list."""
     return list(iter_predictions(name, images, **options))
+
+
+def predict_each(name: str, images: Iterable[ImageSource], **options) -> list:
+    """`predict_many`, except that an image that cannot be decoded takes its ImageError's place in
+    the list instead of stopping the rest (what a request of several uploads wants)."""
+    chosen = options_for(name, **options)
+    load(name)  # a model that cannot load fails the whole call, before any decoding
+    decoded = []
+    for image in images:
+        try:
+            decoded.append(load_image(image))
+        except ImageError as error:
+            decoded.append(error)
+    answers = iter(predict_many(name, [pixels for pixels in decoded if not isinstance(pixels, ImageError)], **chosen))
+    return [item if isinstance(item, ImageError) else next(answers) for item in decoded]
 
 
 def explain(name: str, image: ImageSource, method: str | None = None, *, target: int | str | None = None,

@@ -28,7 +28,7 @@ def test_models_lists_the_registry(capsys, weights_dir):
 def test_predict_detect_json(capsys, photo_paths):
     assert main(["predict", str(photo_paths["bus"]), "--model", "yolo11n", "--json"]) == 0
     (row,) = _json_lines(capsys.readouterr().out)
-    assert list(row) == ["image", "model", "task", "detections", "latency_ms"]
+    assert list(row) == ["image", "model", "task", "version", "detections", "latency_ms"]
     assert row["task"] == "detect" and row["image"] == str(photo_paths["bus"])
     labels = [d["label"] for d in row["detections"]]
     assert "bus" in labels and labels.count("person") >= 3
@@ -43,10 +43,11 @@ def test_predict_classify_json_with_a_bad_file(capsys, photo_paths, tmp_path):
     assert main(["predict", *images, "--model", "mobilenet_v2", "--top-k", "3", "--json"]) == 1
     rows = _json_lines(capsys.readouterr().out)
     assert [row["image"] for row in rows] == images
-    assert list(rows[0]) == ["image", "model", "task", "top_k", "latency_ms"]
+    assert list(rows[0]) == ["image", "model", "task", "version", "top_k", "latency_ms"]
     assert len(rows[0]["top_k"]) == 3 and rows[0]["top_k"][0]["label"] == "Samoyed"
     assert set(rows[0]["top_k"][0]) == {"label", "index", "score"}
-    assert rows[1] == {"image": str(bad), "error": rows[1]["error"]} and "not an image" in rows[1]["error"]
+    assert rows[1] == {"image": str(bad), "error": {"code": "invalid_image", "message": rows[1]["error"]["message"]}}
+    assert "not an image" in rows[1]["error"]["message"]
     assert "top_k" in rows[2]
 
 

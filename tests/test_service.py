@@ -67,11 +67,14 @@ def test_each_error_type_for_its_cause(weights_dir, photo_paths, tmp_path):
         service.explain("cifar10_cnn", photo_paths["dog"], layer="no_such_layer")
 
 
-def test_every_error_has_a_status_and_an_exit_code():
-    for error in (ImageError, InvalidOptionError, InferenceError, UnknownModelError, ModelConfigError,
-                  WeightsNotFoundError):
-        assert issubclass(error, VisionError) and 400 <= error.http_status < 600 and error.exit_code in (1, 2)
-    assert (ImageError.http_status, UnknownModelError.http_status, WeightsNotFoundError.http_status) == (422, 404, 503)
+def test_every_error_has_a_status_an_exit_code_and_its_own_code():
+    errors = VisionError.__subclasses__()
+    assert len(errors) >= 11
+    for error in errors:
+        assert 400 <= error.http_status < 600 and error.exit_code in (1, 2), error
+    assert len({error.code for error in errors}) == len(errors), "two errors share a code"
+    assert (ImageError.http_status, UnknownModelError.http_status, WeightsNotFoundError.http_status) == (400, 404, 503)
+    assert ImageError("The file is empty.").payload() == {"code": "invalid_image", "message": "The file is empty."}
 
 
 def test_a_model_failing_on_an_input_is_an_inference_error(weights_dir, photos):

@@ -70,9 +70,11 @@ class Explanation:
     def to_dict(self) -> dict:
         return {
             "model": self.model,
+            "version": self.version,
             "method": self.method,
             "target": {"label": self.target.label, "index": self.target.index, "score": round(self.target.score, 6)},
             "layer": self.layer,
+            "box": [round(value, 2) for value in self.box] if self.box else None,
             "faithfulness": self.faithfulness.to_dict() if self.faithfulness else None,
             "heatmap_peak": list(self.peak),
             "latency_ms": round(self.latency_ms, 2),

@@ -12,13 +12,7 @@ from core import frameworks
 from core.config import TOP_K, fast_runtime
 from core.models.preprocess import fit_to_input
 from core.models.registry import ModelSpec
-from core.models.runtimes import (
-    VERSION_DIGITS,
-    TfliteRunner,
-    cached_export,
-    export_tflite,
-    file_digest,
-)
+from core.models.runtimes import TfliteRunner, cached_export, export_tflite, short_digest
 from core.models.weights import model_file, reading
 from core.results import Classification, top_k_scores
 
@@ -34,7 +28,7 @@ class KerasClassifier:
         tf = frameworks.tensorflow()
         self.spec = spec
         self.weights = weights  # the file the model was loaded from
-        self.version = file_digest(weights)[:VERSION_DIGITS]
+        self.version = short_digest(weights)
         self.model = model
         self.labels = labels
         self._outputs_probabilities = _ends_in_softmax(model)

@@ -12,7 +12,7 @@ import numpy as np
 from core import frameworks
 from core.config import CONFIDENCE, NMS_IOU, fast_runtime
 from core.models.registry import ModelSpec
-from core.models.runtimes import VERSION_DIGITS, cached_export, export_onnx, file_digest
+from core.models.runtimes import cached_export, export_onnx, short_digest
 from core.models.weights import model_file, reading
 from core.results import Detection, Detections
 
@@ -28,7 +28,7 @@ class YoloDetector:
     def __init__(self, spec: ModelSpec, yolo, weights: Path):
         self.spec = spec
         self.weights = weights  # the PyTorch checkpoint, for explanations
-        self.version = file_digest(weights)[:VERSION_DIGITS]
+        self.version = short_digest(weights)
         names = yolo.names  # a property that builds a predictor for exported models: read it once
         self.labels = tuple(names[i] for i in range(len(names)))
         self._yolo = yolo

@@ -10,6 +10,7 @@ Set VISION_RUNTIME=native to skip the exports and run the frameworks themselves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -35,6 +36,18 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def short_digest(path: Path) -> str:
+    """A model's version: the first VERSION_DIGITS hex digits of its weights' sha256 (remembered
+    while the file's size and modification time stay the same)."""
+    stat = Path(path).stat()
+    return _remembered_digest(str(path), stat.st_size, stat.st_mtime_ns)[:VERSION_DIGITS]
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered_digest(path: str, size: int, mtime_ns: int) -> str:
+    return file_digest(Path(path))
 
 
 def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path], None]) -> Path:
