@@ -1,4 +1,5 @@
-# The app, served by Streamlit on port 8501.
+# The app, served by Streamlit on port 8501 (the default command), or the REST API on port 8000:
+#   docker run -p 8000:8000 vision python -m core serve --host 0.0.0.0 --port 8000
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,8 +24,10 @@ USER app
 # Mount pre-downloaded weights here (docker run -v ~/weights:/weights:ro) to start offline;
 # without them the frameworks download their weights on first use.
 ENV VISION_WEIGHTS_DIR=/weights
-EXPOSE 8501
+EXPOSE 8501 8000
+# Healthy when whichever server this container runs answers: the app, or the API once its models are loaded.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD curl --fail --silent http://localhost:8501/_stcore/health || exit 1
+    CMD curl --fail --silent http://localhost:8501/_stcore/health \
+        || curl --fail --silent http://localhost:8000/v2/health/ready || exit 1
 
 CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]

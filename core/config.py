@@ -149,6 +149,11 @@ def api_preload(registered: list[str]) -> list[str]:
     return names
 
 
+def export_api_preload(names: list[str]) -> None:
+    """Hand the preload list to API worker processes started after this (they read it back above)."""
+    os.environ[API_PRELOAD_ENV] = ",".join(names) or "none"
+
+
 def api_max_file_bytes() -> int:
     return int(_number(API_MAX_FILE_ENV, 25) * 1_000_000)
 

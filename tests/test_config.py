@@ -61,6 +61,28 @@ def test_settings_are_read_when_asked_for(monkeypatch, tmp_path):
         config.ice_servers()
 
 
+def test_api_settings_are_checked(monkeypatch):
+    registered = ["mobilenet_v2", "yolo11n"]
+    assert config.api_preload(registered) == registered and config.api_max_file_bytes() == 25_000_000
+    monkeypatch.setenv(config.API_PRELOAD_ENV, "yolo11n, ")
+    assert config.api_preload(registered) == ["yolo11n"]
+    monkeypatch.setenv(config.API_PRELOAD_ENV, "none")
+    assert config.api_preload(registered) == []
+    monkeypatch.setenv(config.API_PRELOAD_ENV, "yolo12")
+    with pytest.raises(ConfigError, match="names yolo12: use registered model names"):
+        config.api_preload(registered)
+    monkeypatch.setenv(config.API_QUEUE_ENV, "1.5")
+    with pytest.raises(ConfigError, match="VISION_API_QUEUE='1.5': use a whole number above 0"):
+        config.api_queue()
+    monkeypatch.setenv(config.API_TIMEOUT_ENV, "-1")
+    with pytest.raises(ConfigError, match="use a number above 0"):
+        config.api_timeout_s()
+    monkeypatch.setenv(config.API_MAX_FILE_ENV, "0.5")
+    assert config.api_max_file_bytes() == 500_000
+    monkeypatch.setenv(config.API_CORS_ENV, "https://a.example, https://b.example")
+    assert config.api_cors_origins() == ["https://a.example", "https://b.example"]
+
+
 def _ultralytics_settings(config_dir: Path) -> str:
     """Let Ultralytics write its settings file under `config_dir` (a fresh process, as a first run
     on a new machine would) and return the weights folder it reports."""

@@ -103,7 +103,7 @@ def response(name: str, version: str, request: InferRequest, results: list) -> d
     unknown = [name for name in wanted if name not in tensors]
     if unknown:
         raise RequestError(f"No output named {', '.join(unknown)}; this model gives {', '.join(tensors)}.")
-    outputs = [{"name": key, **tensor} for key, tensor in tensors.items() if not wanted or key in wanted]
+    outputs = [{"name": key, **tensors[key]} for key in wanted or tensors]  # in the order asked for
     answer = {"model_name": name, "model_version": version, "outputs": outputs, "parameters": results[0].options}
     return {**({"id": request.id} if request.id is not None else {}), **answer}
 

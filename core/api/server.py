@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from core import config
 
 
@@ -20,5 +18,5 @@ def serve(host: str = config.API_HOST, port: int = config.API_PORT, workers: int
         uvicorn.run(create_app(preload), **options)
         return
     if preload is not None:
-        os.environ[config.API_PRELOAD_ENV] = ",".join(preload) or "none"
+        config.export_api_preload(preload)
     uvicorn.run("core.api.app:create_app", factory=True, workers=workers, **options)
