@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--memory", action="store_true", help="resident memory: frameworks, models, explanations, "
                        "then --large-photos distinct 40 MP photos")
     bench.add_argument("--large-photos", type=int, default=20, metavar="N", help="photos for --memory (default 20)")
+    bench.add_argument("--api", action="store_true", help="throughput and latency of the REST API under load, "
+                       "beside in-process predict")
+    bench.add_argument("--clients", default="1,8,32", metavar="N,N,...", help="concurrent clients per load level "
+                       "for --api (default 1,8,32)")
+    bench.add_argument("--seconds", type=float, default=20, help="seconds per load level for --api (default 20)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -207,6 +212,11 @@ def _bench(args: argparse.Namespace) -> int:
         print_memory_benchmark,
     )
 
+    if args.api:
+        from core.api.bench import client_counts, print_api_benchmark
+
+        clients = client_counts(args.clients)
+        return print_api_benchmark(args.model or ["mobilenet_v2", "yolo11n"], clients, args.seconds, args.image)
     if args.memory:
         return print_memory_benchmark(args.large_photos)
     if args.live:

@@ -149,6 +149,11 @@ def api_preload(registered: list[str]) -> list[str]:
     return names
 
 
+def environment_with(extra: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment plus `extra`: for a server started as a subprocess."""
+    return {**os.environ, **(extra or {})}
+
+
 def export_api_preload(names: list[str]) -> None:
     """Hand the preload list to API worker processes started after this (they read it back above)."""
     os.environ[API_PRELOAD_ENV] = ",".join(names) or "none"

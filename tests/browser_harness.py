@@ -4,8 +4,6 @@ Debian's Chromium for Playwright (it never downloads a browser here)."""
 from __future__ import annotations
 
 import os
-import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,22 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from core.api.process import free_port, log_tail
 from core.config import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 HEALTHY_WITHIN_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def log_tail(log: Path) -> str:
-    """The end of the server's output, without the colour codes of its tracebacks."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))[-3000:]
 
 
 @contextmanager

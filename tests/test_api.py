@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_harness import api_server, metric_value
+from api_harness import metric_value
 from PIL import Image
 from test_images import BAD_INPUTS
 
 from core import service
+from core.api.process import api_server
 from core.cli import _parser
 
 PRELOAD = ["mobilenet_v2", "yolo11n", "cifar10_cnn"]
@@ -27,9 +28,8 @@ LIMITS = {"VISION_API_MAX_FILE_MB": "2", "VISION_API_MAX_REQUEST_MB": "5"}
 
 @pytest.fixture(scope="module")
 def api(weights_dir, tmp_path_factory):
-    with api_server(PRELOAD, tmp_path_factory.mktemp("api") / "server.log", LIMITS) as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield client
+    with api_server(PRELOAD, tmp_path_factory.mktemp("api") / "server.log", LIMITS, report=print) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

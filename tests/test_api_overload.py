@@ -10,8 +10,10 @@ import time
 
 import httpx
 import pytest
-from api_harness import api_server, metric_value
+from api_harness import metric_value
 from browser_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium
+
+from core.api.process import api_server
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +22,8 @@ SMALL = {"VISION_API_QUEUE": "1", "VISION_API_TIMEOUT_S": "0.5"}
 
 @pytest.fixture(scope="module")
 def api(weights_dir, tmp_path_factory):
-    with api_server(["mobilenet_v2"], tmp_path_factory.mktemp("api") / "server.log", SMALL) as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield client
+    with api_server(["mobilenet_v2"], tmp_path_factory.mktemp("api") / "server.log", SMALL, report=print) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
 
 
 def test_a_full_queue_gets_503_and_a_slow_inference_504_and_the_server_keeps_answering(api, photo_paths):
