@@ -33,6 +33,7 @@ OFFLINE_ENV = "VISION_OFFLINE"
 CACHE_ENV = "VISION_CACHE_DIR"
 RUNTIME_ENV = "VISION_RUNTIME"
 ICE_SERVERS_ENV = "VISION_ICE_SERVERS"
+THREADS_ENV = "VISION_THREADS"
 DEFAULT_ICE_SERVERS = [{"urls": ["stun:stun.l.google.com:19302"]}]
 RUNTIMES = ("fast", "native")
 
@@ -68,6 +69,8 @@ VARIABLES = (
              "ONNX Runtime"),
     Variable(ICE_SERVERS_ENV, "a public STUN server", "live video's ICE servers as a JSON list (a TURN server, "
              "or `[]`)"),
+    Variable(THREADS_ENV, "the number of CPU cores", "threads one TFLite model call uses; fewer than the cores "
+             "lets cores ÷ this many calls of a model run side by side (the API sets 1 per core)"),
     Variable(API_PRELOAD_ENV, "`all`", "the models the API loads before it reports ready (comma-separated names, "
              "`all` or `none`); the others load on first use"),
     Variable(API_MAX_FILE_ENV, "`25`", "the API's limit per uploaded file, in MB"),
@@ -105,6 +108,10 @@ def fast_runtime() -> bool:
     if runtime not in RUNTIMES:
         raise ConfigError(f"{RUNTIME_ENV}={runtime!r}: use one of {', '.join(RUNTIMES)}.")
     return runtime == "fast"
+
+
+def inference_threads() -> int:
+    return int(_number(THREADS_ENV, os.cpu_count() or 1, whole=True))
 
 
 def keras_cache_dir() -> Path:
@@ -152,6 +159,13 @@ def api_preload(registered: list[str]) -> list[str]:
 def environment_with(extra: dict[str, str] | None) -> dict[str, str]:
     """This process's environment plus `extra`: for a server started as a subprocess."""
     return {**os.environ, **(extra or {})}
+
+
+def prefer_parallel_inference() -> None:
+    """For a server of concurrent requests: one thread per TFLite call unless VISION_THREADS says
+    otherwise, so the cores serve that many calls side by side (measured with
+    `python -m core bench --api`: more requests/s at 8 clients, a longer wait for a lone one)."""
+    os.environ.setdefault(THREADS_ENV, "1")
 
 
 def export_api_preload(names: list[str]) -> None:

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from api_harness import metric_value
 from PIL import Image
 from test_images import BAD_INPUTS
 
 from core import service
+from core.api.metrics import metric_value
 from core.api.process import api_server
 from core.cli import _parser
 

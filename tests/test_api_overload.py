@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
-from api_harness import metric_value
 from browser_harness import CHROMIUM, CHROMIUM_FLAGS, require_chromium
 
+from core.api.metrics import metric_value
 from core.api.process import api_server
 
 pytestmark = pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,22 @@ def test_tflite_matches_tensorflow(name, weights_dir, photos):
         single = model.probabilities(one[None])[0]  # the TFLite interpreter
         assert np.abs(single - expected).max() < 1e-4
         assert single.argmax() == expected.argmax()
+
+
+def test_one_thread_interpreters_serve_concurrent_calls_with_the_same_answers(weights_dir, photos):
+    """VISION_THREADS=1 (what the API runs with): one interpreter per core, calls side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = get_model("cifar10_cnn")
+    export = next(runtimes.cache_dir().glob("cifar10_cnn-*.tflite"))
+    runner = runtimes.TfliteRunner(export, threads=1)
+    assert runner._idle.qsize() == max(1, os.cpu_count())
+    inputs = [model.model_input(photos[stem])[None] for stem in ("dog", "cat", "bus")] * 8
+    alone = [model._single(one) for one in inputs]  # the model's own interpreter, one call at a time
+    with ThreadPoolExecutor(4) as threads:
+        together = list(threads.map(runner, inputs))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    assert runner._idle.qsize() == max(1, os.cpu_count())  # every interpreter returned
 
 
 def test_onnx_matches_pytorch(yolo, photos):

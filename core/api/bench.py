@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core import config, service
+from core.api.metrics import metric_value
 from core.api.process import ServerNotReady, api_server, log_tail
 from core.bench import WARM_UP_RUNS
 from core.errors import ConfigError
@@ -51,10 +52,16 @@ class LoadLevel:
     latencies_ms: list[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)  # HTTP status or exception name -> count
     client_cpu_s: float = 0.0  # this process's CPU time meanwhile: the load generator's own cost
+    server_cpu_s: float = 0.0  # the server's CPU time meanwhile (its process_cpu_seconds_total)
 
     @property
     def rate(self) -> float:
         return len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """Server CPU time per answered request: steadier than requests/s on a shared machine."""
+        return self.server_cpu_s * 1000 / len(self.latencies_ms) if self.latencies_ms else float("nan")
 
     def percentiles(self) -> list[float]:
         if not self.latencies_ms:
@@ -86,11 +93,12 @@ def print_api_benchmark(models: list[str], clients: list[int], seconds: float, i
           "runs on the same machine as the server")
     print(f"image: {source} cover-cropped to {IMAGE_SIZE[0]}×{IMAGE_SIZE[1]}, JPEG quality {JPEG_QUALITY}: "
           f"{len(data) / 1000:.1f} kB; {seconds:g} s per load level")
-    in_process = {name: in_process_rate(name, data, min(seconds, IN_PROCESS_MAX_S)) for name in models}
+    measured = {name: in_process_rate(name, data, min(seconds, IN_PROCESS_MAX_S)) for name in models}
+    in_process = {name: rate for name, (rate, _) in measured.items()}
     levels = _levels_through_the_api(models, clients, seconds, data)
     if levels is None:
         return 2
-    print(_table(levels, in_process).to_string(index=False))
+    print(_table(levels, measured).to_string(index=False))
     _print_goals(levels, in_process)
     return 0
 
@@ -121,18 +129,18 @@ def _bus_jpg() -> Path | None:
     return path if path and path.is_file() else None
 
 
-def in_process_rate(name: str, data: bytes, seconds: float) -> float:
-    """Predictions per second of `service.predict` on the JPEG bytes, on one thread: decoding
-    included, as the API decodes every upload."""
+def in_process_rate(name: str, data: bytes, seconds: float) -> tuple[float, float]:
+    """Predictions per second of `service.predict` on the JPEG bytes, on one thread (decoding
+    included, as the API decodes every upload), and the CPU milliseconds each took."""
     _progress(f"in process: {name} for {seconds:g} s")
     service.load(name)
     for _ in range(WARM_UP_RUNS):
         service.predict(name, data)
-    count, start = 0, time.perf_counter()
+    count, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         service.predict(name, data)
         count += 1
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - start), (time.process_time() - cpu_start) * 1000 / count
 
 
 def _levels_through_the_api(models: list[str], clients: list[int], seconds: float, data: bytes) -> list | None:
@@ -159,10 +167,18 @@ def _measure(base: str, models: list[str], clients: list[int], seconds: float, d
         asyncio.run(_load(name, url, data, max(clients), API_WARM_UP_S))
         for count in clients:
             _progress(f"api: {name} with {count} client{'s' if count > 1 else ''} for {seconds:g} s")
+            cpu_before = _server_cpu_s(base)
             level = asyncio.run(_load(name, url, data, count, seconds))
+            level.server_cpu_s = _server_cpu_s(base) - cpu_before
             _report_level(level)
             levels.append(level)
     return levels
+
+
+def _server_cpu_s(base: str) -> float:
+    import httpx
+
+    return metric_value(httpx.get(f"{base}/metrics", timeout=10).text, "process_cpu_seconds_total")
 
 
 async def _load(name: str, url: str, data: bytes, clients: int, seconds: float) -> LoadLevel:
@@ -203,18 +219,21 @@ def _report_level(level: LoadLevel) -> None:
               + (f"; errors: {errors}" if errors else ""))
 
 
-def _table(levels: list[LoadLevel], in_process: dict[str, float]):
+def _table(levels: list[LoadLevel], in_process: dict[str, tuple[float, float]]):
+    """One row per load level; the CPU columns are per request (server) and per prediction (in
+    process), so their difference is what the HTTP layer costs the server."""
     import pandas as pd
 
     rows = []
     for level in levels:
         p50, p95, p99 = level.percentiles()
-        own = in_process[level.model]
+        own, own_cpu_ms = in_process[level.model]
         rows.append({"model": level.model, "clients": level.clients, "requests/s": level.rate, "p50 ms": p50,
-                     "p95 ms": p95, "p99 ms": p99, "errors": sum(level.errors.values()), "in-process/s": own,
+                     "p95 ms": p95, "p99 ms": p99, "errors": sum(level.errors.values()),
+                     "server CPU ms": level.server_cpu_ms, "in-process/s": own, "in-process CPU ms": own_cpu_ms,
                      "API ÷ in-process": level.rate / own if own else float("nan")})
     table = pd.DataFrame(rows)
-    for column in ("requests/s", "p50 ms", "p95 ms", "p99 ms", "in-process/s"):
+    for column in ("requests/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms", "in-process/s", "in-process CPU ms"):
         table[column] = table[column].map(lambda value: f"{value:.1f}")
     table["API ÷ in-process"] = table["API ÷ in-process"].map(lambda value: f"{value:.2f}")
     return table

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, disable_created_metrics
 
 disable_created_metrics()  # the *_created series only repeat the start time, once per label set
 
@@ -23,6 +23,7 @@ class ApiMetrics:
     def __init__(self, models: set[str]):
         self.models = models
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory, open files
         self.requests = Counter("vision_api_requests", "HTTP requests answered", ["route", "model", "status"],
                                 registry=self.registry)
         self.request_seconds = Histogram("vision_api_request_seconds", "Time to answer an HTTP request",
@@ -70,3 +71,14 @@ class MetricsMiddleware:
             labels = (route, model, str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.request_seconds.labels(*labels).observe(time.perf_counter() - start)
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The value of sample `name` with `labels` in Prometheus text, 0 when there is none yet."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
+                return sample.value
+    return 0.0

@@ -13,6 +13,7 @@ def serve(host: str = config.API_HOST, port: int = config.API_PORT, workers: int
 
     from core.api.app import create_app
 
+    config.prefer_parallel_inference()
     options = {"host": host, "port": port, "access_log": access_log, "timeout_graceful_shutdown": 10}
     if workers == 1:
         uvicorn.run(create_app(preload), **options)
