@@ -68,3 +68,19 @@ def test_the_docs_page_renders_offline_in_a_browser(api):
         operations = page.locator(".opblock").count()
         browser.close()
     assert operations >= 9 and outside == []
+
+
+def test_several_worker_processes_each_load_the_models_and_answer(weights_dir, photo_paths, tmp_path):
+    """`--workers 2`: uvicorn starts each worker from the import string, so the preload list
+    travels in the environment; both processes answer (their metrics carry their own start time).
+    Each worker reports its own readiness, so a probe may meet one still loading."""
+    dog = {"file": ("dog.jpg", photo_paths["dog"].read_bytes())}
+    with api_server(["cifar10_cnn"], tmp_path / "server.log", workers=2) as url:
+        started = set()
+        for _ in range(40):  # a new connection each time, so the kernel may hand it to either worker
+            reply = httpx.post(f"{url}/v1/models/cifar10_cnn/predict", files=dog, headers={"connection": "close"})
+            assert reply.json()[0]["top_k"][0]["label"] == "dog"
+            started.add(metric_value(httpx.get(f"{url}/metrics").text, "process_start_time_seconds"))
+            if len(started) == 2:
+                break
+        assert len(started) == 2, "one worker answered every request"

@@ -36,12 +36,12 @@ def log_tail(log: Path, characters: int = 3000) -> str:
 
 @contextmanager
 def api_server(preload: list[str], log: Path, environment: dict[str, str] | None = None,
-               report: Callable[[str], None] | None = None) -> Iterator[str]:
+               report: Callable[[str], None] | None = None, workers: int = 1) -> Iterator[str]:
     """A new API server loading `preload`, its output in `log`; yields its URL once it reports
     ready (telling `report` what is still loading meanwhile) and stops it on leaving."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "core", "serve", "--port", str(port), "--no-access-log"]
+    command = [sys.executable, "-m", "core", "serve", "--port", str(port), "--no-access-log", "--workers", str(workers)]
     command += [flag for name in preload for flag in ("--preload", name)]
     with open(log, "w") as output:  # a file, not a pipe: an undrained pipe fills up and blocks the server
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment_with(environment),
