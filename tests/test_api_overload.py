@@ -70,17 +70,22 @@ def test_the_docs_page_renders_offline_in_a_browser(api):
     assert operations >= 9 and outside == []
 
 
-def test_several_worker_processes_each_load_the_models_and_answer(weights_dir, photo_paths, tmp_path):
+def test_several_worker_processes_start_and_answer(weights_dir, photo_paths, tmp_path):
     """`--workers 2`: uvicorn starts each worker from the import string, so the preload list
-    travels in the environment; both processes answer (their metrics carry their own start time).
-    Each worker reports its own readiness, so a probe may meet one still loading."""
+    travels in the environment. Both workers start and preload; the one that takes a connection
+    answers. (Which worker accepts is the kernel's choice: an idle server may give every
+    connection to one, so the test counts the workers in the log rather than in the answers.)"""
+    log = tmp_path / "server.log"
     dog = {"file": ("dog.jpg", photo_paths["dog"].read_bytes())}
-    with api_server(["cifar10_cnn"], tmp_path / "server.log", workers=2) as url:
-        started = set()
-        for _ in range(40):  # a new connection each time, so the kernel may hand it to either worker
+    with api_server(["cifar10_cnn"], log, workers=2) as url:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for _ in range(8):  # a new connection each time
             reply = httpx.post(f"{url}/v1/models/cifar10_cnn/predict", files=dog, headers={"connection": "close"})
             assert reply.json()[0]["top_k"][0]["label"] == "dog"
-            started.add(metric_value(httpx.get(f"{url}/metrics").text, "process_start_time_seconds"))
-            if len(started) == 2:
-                break
-        assert len(started) == 2, "one worker answered every request"
+            loaded = {row["name"] for row in httpx.get(f"{url}/v2/models").json()["models"] if row["ready"]}
+            assert loaded == {"cifar10_cnn"}  # the preload list reached the worker, not the default "all"
+        text = log.read_text()
+    assert text.count("Started server process") == 2 and text.count("Application startup complete") == 2, text
+    assert "could not load" not in text and "Traceback" not in text, text
