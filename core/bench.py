@@ -6,6 +6,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -43,11 +44,17 @@ def benchmark(name: str, image: np.ndarray, runs: int) -> Timing:
     return Timing(name, load_s, float(model_p50), float(model_p95), float(np.percentile(total_ms, 50)))
 
 
-def default_image() -> np.ndarray:
+def default_image_path() -> Path | None:
+    """bus.jpg from VISION_DATA_DIR, if it is there."""
     data = config.data_dir()
-    if data and (data / "photos" / "bus.jpg").is_file():
-        return load_image(data / "photos" / "bus.jpg")
-    return np.random.default_rng(0).integers(0, 256, (1080, 810, 3), dtype=np.uint8)
+    path = data / "photos" / "bus.jpg" if data else None
+    return path if path and path.is_file() else None
+
+
+def default_image() -> np.ndarray:
+    """bus.jpg, or noise of its size without it."""
+    path = default_image_path()
+    return load_image(path) if path else np.random.default_rng(0).integers(0, 256, (1080, 810, 3), dtype=np.uint8)
 
 
 def print_benchmark(names: list[str], runs: int, image_path: str | None = None) -> int:

@@ -48,13 +48,7 @@ class ModelInfo:
 
 def list_models(task: str | None = None) -> list[ModelInfo]:
     """Every registered model (of `task`, if given), then any whose sidecar cannot be used."""
-    infos = []
-    for name, spec in REGISTRY.items():
-        if task is None or spec.task == task:
-            found = find_model_file(spec)
-            infos.append(ModelInfo(name, spec.task, spec.title, spec.dataset, spec.input_size, spec.num_classes,
-                                   spec.weights, str(found) if found else None, loading.is_loaded(name),
-                                   short_digest(found) if found else None, _runtime(spec)))
+    infos = [_info(name, spec) for name, spec in REGISTRY.items() if task is None or spec.task == task]
     for name, error in REGISTRY.broken().items():
         infos.append(ModelInfo(name, "unknown", name, "unknown", 0, 0, "", None, False, problem=str(error)))
     return infos
@@ -62,8 +56,14 @@ def list_models(task: str | None = None) -> list[ModelInfo]:
 
 def model_info(name: str) -> ModelInfo:
     """One model's entry (raises UnknownModelError or ModelConfigError)."""
-    spec = get_spec(name)
-    return next(info for info in list_models(spec.task) if info.name == name)
+    return _info(name, get_spec(name))
+
+
+def _info(name: str, spec) -> ModelInfo:
+    found = find_model_file(spec)
+    return ModelInfo(name, spec.task, spec.title, spec.dataset, spec.input_size, spec.num_classes, spec.weights,
+                     str(found) if found else None, loading.is_loaded(name), short_digest(found) if found else None,
+                     _runtime(spec))
 
 
 def labels(name: str) -> tuple[str, ...]:
@@ -72,10 +72,11 @@ def labels(name: str) -> tuple[str, ...]:
 
 
 def _runtime(spec) -> str:
-    native = {"ultralytics": "pytorch"}.get(spec.framework, "tensorflow")
-    if not config.fast_runtime():
-        return native
-    return "onnxruntime" if spec.framework == "ultralytics" else "tflite"
+    """What runs a single image of the model: its fast runtime, or its framework."""
+    detector = spec.framework == "ultralytics"
+    if config.fast_runtime():
+        return "onnxruntime" if detector else "tflite"
+    return "pytorch" if detector else "tensorflow"
 
 
 def is_loaded(name: str) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core import get_model, load_image
 
@@ -32,6 +33,13 @@ def data_dir() -> Path:
 def photos(data_dir: Path) -> dict[str, np.ndarray]:
     """bus.jpg, dog.jpg and cat.jpg as RGB uint8 arrays, keyed by stem."""
     return {path.stem: load_image(path) for path in sorted((data_dir / "photos").glob("*.jpg"))}
+
+
+@pytest.fixture(scope="session")
+def photo(photo_paths) -> Image.Image:
+    """A real photo (bus.jpg), shrunk so that encoding it in every format stays fast."""
+    with Image.open(photo_paths["bus"]) as image:
+        return image.convert("RGB").resize((81, 108))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,8 @@ LIMITS = {"VISION_API_MAX_FILE_MB": "2", "VISION_API_MAX_REQUEST_MB": "5"}
 
 @pytest.fixture(scope="module")
 def api(weights_dir, tmp_path_factory):
-    with api_server(PRELOAD, tmp_path_factory.mktemp("api") / "server.log", LIMITS, report=print) as url, httpx.Client(base_url=url, timeout=60) as client:
+    log = tmp_path_factory.mktemp("api") / "server.log"
+    with api_server(PRELOAD, log, LIMITS, report=print) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield client
 
 
@@ -127,15 +128,9 @@ def test_a_file_name_is_only_echoed(api, jpegs):
     assert row["image"] == name and row["task"] == "classify"
 
 
-@pytest.fixture(scope="module")
-def small_photo(photo_paths) -> Image.Image:
-    with Image.open(photo_paths["bus"]) as image:
-        return image.convert("RGB").resize((81, 108))
-
-
 @pytest.mark.parametrize("name, make, words", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
-def test_every_bad_image_gets_400_with_the_loaders_message(api, small_photo, name, make, words):
-    message = _error(_predict(api, "mobilenet_v2", {"file": (f"{name}.png", make(small_photo))}), 400, "invalid_image")
+def test_every_bad_image_gets_400_with_the_loaders_message(api, photo, name, make, words):
+    message = _error(_predict(api, "mobilenet_v2", {"file": (f"{name}.png", make(photo))}), 400, "invalid_image")
     assert words in message
 
 

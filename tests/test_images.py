@@ -13,13 +13,6 @@ from PIL import Image
 from core.io.images import MIN_SIDE, ImageError, load_image
 
 
-@pytest.fixture(scope="module")
-def photo(photo_paths) -> Image.Image:
-    """A real photo, shrunk so that every encoding below stays fast."""
-    with Image.open(photo_paths["bus"]) as image:
-        return image.convert("RGB").resize((81, 108))
-
-
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import config, service
+from core import service
 from core.api.metrics import metric_value
 from core.api.process import ServerNotReady, api_server, log_tail
-from core.bench import WARM_UP_RUNS
+from core.bench import WARM_UP_RUNS, default_image, default_image_path
 from core.errors import ConfigError
 
 IMAGE_SIZE = (640, 480)  # a typical camera frame at 4:3
@@ -104,29 +104,19 @@ def print_api_benchmark(models: list[str], clients: list[int], seconds: float, i
 
 
 def benchmark_jpeg(image_path: str | None) -> tuple[bytes, str]:
-    """bus.jpg (or `image_path`) cropped to 4:3 about its centre, resized to 640×480 and encoded
-    as JPEG in memory; with neither, a noise image of that size. Returns the bytes and what they
-    were made from."""
+    """bus.jpg (or `image_path`; noise without either) cropped to 4:3 about its centre, resized to
+    640×480 and encoded as JPEG in memory. Returns the bytes and what they were made from."""
     from PIL import Image, ImageOps
 
     from core.io.images import load_image
 
-    path = Path(image_path) if image_path else _bus_jpg()
-    if path is None:
-        noise = np.random.default_rng(0).integers(0, 256, (IMAGE_SIZE[1], IMAGE_SIZE[0], 3), dtype=np.uint8)
-        picture, source = Image.fromarray(noise), "random noise (bus.jpg not found under VISION_DATA_DIR)"
-    else:
-        picture, source = Image.fromarray(load_image(path)), path.name  # load_image applies the EXIF rotation
-    framed = ImageOps.fit(picture, IMAGE_SIZE, Image.Resampling.LANCZOS)  # cover: crop to 4:3, then resize
+    path = Path(image_path) if image_path else default_image_path()
+    pixels = load_image(path) if path else default_image()  # load_image applies the EXIF rotation
+    source = path.name if path else "random noise (bus.jpg not found under VISION_DATA_DIR)"
+    framed = ImageOps.fit(Image.fromarray(pixels), IMAGE_SIZE, Image.Resampling.LANCZOS)  # cover: crop, then resize
     encoded = io.BytesIO()
     framed.save(encoded, "JPEG", quality=JPEG_QUALITY)
     return encoded.getvalue(), source
-
-
-def _bus_jpg() -> Path | None:
-    data = config.data_dir()
-    path = data / "photos" / "bus.jpg" if data else None
-    return path if path and path.is_file() else None
 
 
 def in_process_rate(name: str, data: bytes, seconds: float) -> tuple[float, float]:

@@ -73,7 +73,8 @@ def parse(body: bytes) -> InferRequest:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise RequestError(f"Not an inference request of the Open Inference Protocol ({where}: {first['msg']}).") from None
+        message = f"Not an inference request of the Open Inference Protocol ({where}: {first['msg']})."
+        raise RequestError(message) from None
 
 
 def images(request: InferRequest) -> list[bytes]:

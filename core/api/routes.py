@@ -33,7 +33,8 @@ async def live() -> dict:
 @router.get("/v2/health/ready", tags=["health"], summary="Every preloaded model is loaded", responses=NOT_READY)
 async def ready(request: Request) -> JSONResponse:
     server = _server(request)
-    return JSONResponse({"ready": server.ready(), "models": server.loading}, status_code=200 if server.ready() else 503)
+    ready = server.ready()
+    return JSONResponse({"ready": ready, "models": server.loading}, status_code=200 if ready else 503)
 
 
 @router.get("/v2", tags=["metadata"], summary="Server metadata")
@@ -41,15 +42,17 @@ async def server_metadata() -> dict:
     return {"name": "vision-side-by-side", "version": "1", "extensions": []}
 
 
+# The metadata routes look at the weights files (a first call hashes them): plain functions, which
+# FastAPI runs on its thread pool, so the event loop never waits on the disk.
 @router.get("/v2/models", tags=["metadata"], summary="Every registered model")
-async def models() -> dict:
+def models() -> dict:
     return {"models": [_describe(info) for info in service.list_models()]}
 
 
 @router.get("/v2/models/{name}", tags=["metadata"], summary="One model, with its labels")
 async def model(name: str, request: Request) -> dict:
-    info = service.model_info(name)
-    labels = await _server(request).infer(name, "load", service.labels, name)
+    labels = await _server(request).infer(name, "load", service.labels, name)  # loads it: 404 if unknown
+    info = service.model_info(name)  # after loading, so it says loaded, and the digest is remembered
     tensors = oip.CLASSIFIER_OUTPUTS if info.task == "classify" else oip.DETECTOR_OUTPUTS
     return {**_describe(info), "versions": [info.version] if info.version else [], "platform": info.runtime,
             "inputs": [{"name": "image", "datatype": "BYTES", "shape": [-1]}],
@@ -57,7 +60,7 @@ async def model(name: str, request: Request) -> dict:
 
 
 @router.get("/v2/models/{name}/ready", tags=["health"], summary="The model is loaded", responses=NOT_READY)
-async def model_ready(name: str) -> JSONResponse:
+def model_ready(name: str) -> JSONResponse:
     service.model_info(name)  # 404 for a name that is not registered
     loaded = service.is_loaded(name)
     return JSONResponse({"name": name, "ready": loaded}, status_code=200 if loaded else 503)
@@ -148,7 +151,7 @@ def _explain_with_overlay(name: str, data: bytes, opacity: float, **choices) -> 
     from core.viz.drawing import overlay_heatmap
 
     pixels = load_image(data)
-    result = service.explain(name, pixels, choices.pop("method"), **choices)
+    result = service.explain(name, pixels, **choices)
     encoded = io.BytesIO()
     Image.fromarray(overlay_heatmap(pixels, result.heatmap, opacity)).save(encoded, "PNG", compress_level=3)
     return result, encoded.getvalue()

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir, inference_threads  # noqa: F401 (re-exported)
+from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir  # noqa: F401 (re-exported)
+from core.config import inference_threads
 
 EXPORT_VERSION = "2"  # bump when an export recipe changes, so stale caches are not reused
 VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
@@ -73,9 +74,9 @@ def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path]
 
 class TfliteRunner:
     """TFLite interpreters for one image at a time. An interpreter is not thread-safe, so each call
-    borrows one: with `threads` per call below the machine's cores, that many calls run side by side
-    (cores // threads interpreters), which serves concurrent requests better than every call on
-    every core; with the default (every core per call), calls take turns on one interpreter."""
+    borrows one of cores ÷ `threads` interpreters: with one thread per call, two cores run two calls
+    side by side, which serves concurrent requests better than splitting every call between them;
+    with the default (every core per call), calls take turns on one interpreter."""
 
     def __init__(self, path: Path, threads: int | None = None):
         tf = frameworks.tensorflow()
