@@ -48,6 +48,18 @@ API_QUEUE_ENV = "VISION_API_QUEUE"
 API_THREADS_ENV = "VISION_API_THREADS"
 API_CORS_ENV = "VISION_API_CORS_ORIGINS"
 
+# MLflow (training/tracking.py, training/register.py): MLflow's own variable, and our alias switch.
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"
+MLFLOW_ALIAS_ENV = "VISION_MLFLOW_ALIAS"
+# MLflow 3's own default is ./mlflow.db with artifacts in ./mlruns, relative to where it runs; we
+# anchor both to the project so a script run from another folder finds the same runs.
+MLFLOW_DB = PROJECT_ROOT / "mlflow.db"
+MLFLOW_ARTIFACTS = PROJECT_ROOT / "mlruns"
+# Optuna keeps its studies beside it: its schema version and MLflow's share alembic's table name,
+# so one SQLite file cannot hold both (Optuna then refuses to open it).
+OPTUNA_DB = PROJECT_ROOT / "optuna.db"
+RETRAINING_DIR = METRICS_DIR / "retraining"  # one decision record per retraining run
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -80,6 +92,10 @@ VARIABLES = (
     Variable(API_THREADS_ENV, "the number of CPU cores", "threads running the API's inferences"),
     Variable(API_CORS_ENV, "unset (CORS off)", "origins allowed to call the API from a browser, comma-separated "
              "(`*` for any)"),
+    Variable(MLFLOW_URI_ENV, "`sqlite:///mlflow.db` in the project", "MLflow's own setting: where training "
+             "logs its runs and the registry lives (any MLflow server URL)"),
+    Variable(MLFLOW_ALIAS_ENV, "unset (files in `models/`)", "an alias such as `champion`: the app, CLI and API "
+             "load our trained models from the MLflow registry version that carries it"),
 )
 
 
@@ -154,6 +170,27 @@ def api_preload(registered: list[str]) -> list[str]:
         raise ConfigError(f"{API_PRELOAD_ENV} names {', '.join(unknown)}: use registered model names "
                           f"({', '.join(registered)}), `all` or `none`.")
     return names
+
+
+def mlflow_tracking_uri() -> str:
+    return _value(MLFLOW_URI_ENV) or f"sqlite:///{MLFLOW_DB}"
+
+
+def mlflow_artifact_root() -> Path | None:
+    """Where new experiments keep their artifacts: beside the SQLite file of a local store (the
+    project's mlruns/ for the default one), wherever the script runs; None for a server, which
+    decides itself."""
+    uri = mlflow_tracking_uri()
+    if uri == f"sqlite:///{MLFLOW_DB}":
+        return MLFLOW_ARTIFACTS
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns"
+    return None
+
+
+def mlflow_alias() -> str | None:
+    """The registry alias our trained models are served from, or None to serve the files in models/."""
+    return _value(MLFLOW_ALIAS_ENV) or None
 
 
 def environment_with(extra: dict[str, str] | None) -> dict[str, str]:

@@ -60,3 +60,11 @@ def ultralytics() -> ModuleType:
     import ultralytics as ultralytics_module
 
     return ultralytics_module
+
+
+def mlflow() -> ModuleType:
+    """Import MLflow (about 1 s) without its download progress bars, which would fill servers' logs."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow as mlflow_module
+
+    return mlflow_module

@@ -19,6 +19,15 @@ def _env_dir(variable: str) -> Path:
     return Path(value)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory) -> str:
+    """Every MLflow run the tests make (training, evaluation, servers started by tests) goes to a
+    temporary SQLite store, never the project's mlflow.db; its artifacts go beside it."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    return uri
+
+
 @pytest.fixture(scope="session")
 def weights_dir() -> Path:
     return _env_dir("VISION_WEIGHTS_DIR")

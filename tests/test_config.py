@@ -38,7 +38,7 @@ def test_only_the_config_module_reads_the_environment():
 
 def test_the_readme_lists_every_variable_with_its_default():
     readme = (config.PROJECT_ROOT / "README.md").read_text()
-    rows = [line for line in readme.splitlines() if line.startswith("| `VISION_")]
+    rows = [line for line in readme.splitlines() if line.startswith(("| `VISION_", "| `MLFLOW_"))]
     assert [row.split("`")[1] for row in rows] == [variable.name for variable in config.VARIABLES]
     for row, variable in zip(rows, config.VARIABLES):
         assert f"| {variable.default} |" in row, row

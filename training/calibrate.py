@@ -24,7 +24,7 @@ from core import frameworks
 from core.evaluation.metrics import calibration
 from core.io import atomic
 from core.models.weights import MODELS_DIR
-from training import common
+from training import common, tracking
 from training.cifar10 import load_cifar10
 
 TEMPERATURE_LAYER = "temperature"
@@ -78,6 +78,12 @@ def calibrate(name: str, models_dir: Path, limit_per_class: int | None = None) -
         with_temperature(model, temperature).save(staged)
     sidecar.update(calibration=record, artifact_bytes=path.stat().st_size)
     atomic.write_text(sidecar_path, json.dumps(sidecar, indent=2) + "\n")
+    with tracking.run(name, f"calibrate {name}", {"method": record["method"], "val_images": record["val_images"]},
+                      {"script": "training/calibrate.py", "provenance.git_commit": record["git_commit"]}):
+        tracking.mlflow().log_metrics({"temperature": temperature, "val_nll_before": record["val_nll"][0],
+                                       "val_nll_after": record["val_nll"][1], "val_ece_before": record["val_ece"][0],
+                                       "val_ece_after": record["val_ece"][1]})
+        tracking.log_files(path, sidecar_path, folder="artifact")
     print(f"{name}: temperature {record['temperature']}, validation NLL {record['val_nll'][0]} -> "
           f"{record['val_nll'][1]}, ECE {record['val_ece'][0]} -> {record['val_ece'][1]}", flush=True)
     return record

@@ -28,7 +28,7 @@ from core.evaluation.metrics import SCHEMA_VERSION, classification_metrics
 from core.io import atomic
 from core.io.datasets import CIFAR10_CLASSES, image_files_record
 from core.models.runtimes import file_digest
-from training import common
+from training import common, tracking
 from training.cifar10 import data_dir, load_cifar10_test, recorded_test_split
 
 METRICS_DIR = config.METRICS_DIR
@@ -139,8 +139,15 @@ def _provenance(weights: Path) -> dict:
 
 
 def _write(report: dict) -> None:
-    """The metrics file, written atomically: the dashboard never reads half of one."""
-    atomic.write_text(METRICS_DIR / f"{report['model']}.json", json.dumps(report, indent=1) + "\n")
+    """The metrics file, written atomically (the dashboard never reads half of one), and an MLflow
+    run of the evaluation in the model's experiment."""
+    path = METRICS_DIR / f"{report['model']}.json"
+    atomic.write_text(path, json.dumps(report, indent=1) + "\n")
+    provenance = report["provenance"]
+    tags = {"model_sha256": provenance["model_sha256"], "script": "training/evaluate.py",
+            **tracking.provenance_tags({key: provenance[key] for key in ("git_commit", "hardware")})}
+    with tracking.run(report["model"], f"evaluate {report['model']}", {"dataset": report["dataset"]}, tags):
+        tracking.log_evaluation(report["model"], report)
 
 
 def performance(name: str, images) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core import frameworks
 from core.models.weights import MODELS_DIR
-from training import common, optimisation
+from training import common, optimisation, tracking
 from training.architectures import augmentation, cifar_cnn, mirror_averaged, whitening_kernel
 from training.cifar10 import load_cifar10
 
@@ -58,19 +58,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-per-class", type=int, help="use only this many images per class (smoke runs)")
     parser.add_argument("--name", default=NAME, help="artifact name (and registry name)")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder for the artifact and sidecar")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras' fit() verbosity")
     return parser.parse_args(argv)
 
 
 def train(args: argparse.Namespace) -> dict:
-    """Train, keep the best epoch by validation accuracy, and write the artifact. Returns the sidecar."""
-    keras = frameworks.keras()
+    """Train, keep the best epoch by validation accuracy, write the artifact and log the run to
+    MLflow. Returns the sidecar."""
     common.seed_everything(args.seed)
     data = load_cifar10(args.limit_per_class)
     print(f"data: {data.source}; train {len(data.train)}, val {len(data.val)}", flush=True)
+    provenance = common.provenance(data.source, data.train, data.val)
+    with tracking.training_run(args, provenance, "training/train_cnn.py") as run:
+        served, history, wall_time = fit(args, data, [tracking.epoch_logger()])
+        sidecar = tracking.linked(describe(args, served, history, data, provenance, wall_time), run)
+        path = common.save_artifact(served, sidecar, args.out)
+        tracking.log_trained_artifact(path, sidecar)
+    print(f"saved {path} (val accuracy {sidecar['training']['val_accuracy']:.4f}, "
+          f"test {sidecar['training']['test_accuracy']:.4f}, {wall_time / 60:.1f} min)", flush=True)
+    return sidecar
 
+
+def fit(args: argparse.Namespace, data, extra_callbacks=()):
+    """Build and train the CNN on data.train, keeping the epoch with the best validation accuracy;
+    the served model (mirror-averaged), the history and the training wall time. `extra_callbacks`
+    see each epoch's logs (MLflow logging, a tuning study's pruning)."""
+    keras = frameworks.keras()
     widths = tuple(int(w) for w in args.widths.split(","))
     model = cifar_cnn(whitening_kernel(data.train.images[:WHITENING_IMAGES]), widths)
-    steps_per_epoch = max(1, len(data.train) // args.batch_size)
+    batch_size = min(args.batch_size, len(data.train))  # smoke runs: never an epoch without a step
+    steps_per_epoch = len(data.train) // batch_size
     total_steps = args.epochs * steps_per_epoch
     trainer = common.training_model(model, augmentation())
     optimizer = optimisation.bias_boosted_sgd(
@@ -89,29 +106,24 @@ def train(args: argparse.Namespace) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         optimisation.lookahead(total_steps, steps_per_epoch, args.lookahead_from_epoch,  # first: before the checkpoint
-                               every=max(1, LOOKAHEAD_EVERY_IMAGES // args.batch_size)),
+                               every=max(1, LOOKAHEAD_EVERY_IMAGES // batch_size)),
         common.epoch_timer(),
         keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience),
+        *extra_callbacks,
     ]
-    provenance = common.provenance(data.source, data.train, data.val)
     start = time.perf_counter()
     history = trainer.fit(
-        common.batches(data.train, args.batch_size, shuffle=True, seed=args.seed),
-        validation_data=common.batches(data.val, args.batch_size, shuffle=False),
+        common.batches(data.train, batch_size, shuffle=True, seed=args.seed),
+        validation_data=common.batches(data.val, batch_size, shuffle=False),
         epochs=args.epochs,
         callbacks=callbacks,
-        verbose=2,
+        verbose=args.verbose,
     )
     wall_time = time.perf_counter() - start
     trainer.load_weights(best)  # the best epoch, not the last
     best.unlink()
-    served = mirror_averaged(model)
-    sidecar = describe(args, served, history, data, provenance, wall_time)
-    path = common.save_artifact(served, sidecar, args.out)
-    print(f"saved {path} (val accuracy {sidecar['training']['val_accuracy']:.4f}, "
-          f"test {sidecar['training']['test_accuracy']:.4f}, {wall_time / 60:.1f} min)", flush=True)
-    return sidecar
+    return mirror_averaged(model), history, wall_time
 
 
 def describe(args, model, history, data, provenance, wall_time: float) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 from core import config, frameworks
 from core.io import atomic
 from core.models.weights import MODELS_DIR
-from training import common, features
+from training import common, features, tracking
 from training.architectures import mirror_averaged
 from training.cifar10 import load_cifar10
 
@@ -112,14 +112,15 @@ def compile_for(model, optimizer, label_smoothing: float):
     )
 
 
-def train_head(head, pooled: features.Cached, args, epochs: int, lr: float, verbose: int = 2):
+def train_head(head, pooled: features.Cached, args, epochs: int, lr: float, verbose: int = 2, logged: bool = False):
+    """Train the head on cached pooled features; `logged` sends each epoch to the active MLflow run."""
     keras = frameworks.keras()
     compile_for(head, keras.optimizers.Adam(lr), args.label_smoothing)
     return head.fit(
         pooled.training_batches(args.batch_size, args.seed),
         validation_data=pooled.validation_batches(args.batch_size),
         epochs=epochs,
-        callbacks=[common.epoch_timer()],
+        callbacks=[common.epoch_timer(), *([tracking.epoch_logger()] if logged else [])],
         verbose=verbose,
     )
 
@@ -142,7 +143,8 @@ def search_head(model, cut_features: features.Cached, args) -> list[dict]:
     return rows
 
 
-def fine_tune(model, cut_features: features.Cached, args, best: Path):
+def fine_tune(model, cut_features: features.Cached, args, best: Path, first_epoch: int = 0):
+    """Fine-tune above the cut; MLflow's epochs continue from `first_epoch` (after the head's)."""
     keras = frameworks.keras()
     unfrozen = unfreeze_above(model, args.cut_layer)
     print(f"fine-tuning {unfrozen} layers above {args.cut_layer}", flush=True)
@@ -154,6 +156,7 @@ def fine_tune(model, cut_features: features.Cached, args, best: Path):
         common.epoch_timer(),
         keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True, save_weights_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience),
+        tracking.epoch_logger(offset=first_epoch),
     ]
     history = top.fit(
         cut_features.training_batches(args.batch_size, args.seed),
@@ -168,12 +171,25 @@ def fine_tune(model, cut_features: features.Cached, args, best: Path):
 
 
 def train(args: argparse.Namespace) -> dict:
+    """Both phases, the artifact, and the MLflow run of it all. Returns the sidecar."""
     common.seed_everything(args.seed)
     data = load_cifar10(args.limit_per_class)
     print(f"data: {data.source}; train {len(data.train)}, val {len(data.val)}", flush=True)
+    provenance = common.provenance(data.source, data.train, data.val)
+    with tracking.training_run(args, provenance, "training/train_transfer.py") as run:
+        served, sidecar = _train(args, data, provenance)
+        sidecar = tracking.linked(sidecar, run)
+        path = common.save_artifact(served, sidecar, args.out)
+        tracking.log_trained_artifact(path, sidecar)
+    print(f"saved {path} (val accuracy {sidecar['training']['val_accuracy']:.4f}, "
+          f"test {sidecar['training']['test_accuracy']:.4f}, {sidecar['training']['wall_time_s'] / 60:.1f} min)",
+          flush=True)
+    return sidecar
+
+
+def _train(args: argparse.Namespace, data, provenance):
     weights = features.resolve_no_top_weights(NO_TOP_WEIGHTS, args.weights)
     model = build(weights, args.input_size, args.dropout, len(data.train.classes))
-    provenance = common.provenance(data.source, data.train, data.val)
     start = time.perf_counter()
     cut_features = features.cache_cut_features(model, args.cut_layer, data, args.augmented_copies, args.seed)
     if args.search:  # the best trial's settings replace the defaults for the head
@@ -181,9 +197,11 @@ def train(args: argparse.Namespace) -> dict:
         args.head_lr, args.dropout = float(best["head_lr"]), float(best["dropout"])
         model.get_layer("dropout").rate = args.dropout
     pooled = cut_features.plain().through(features.submodel(model, args.cut_layer, "pool"))
-    head_history = train_head(features.submodel(model, "pool", "probabilities"), pooled, args, args.head_epochs, args.head_lr)
+    head_history = train_head(features.submodel(model, "pool", "probabilities"), pooled, args, args.head_epochs,
+                              args.head_lr, logged=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    tune_history = fine_tune(model, cut_features, args, args.out / f".{args.name}.best.weights.h5")
+    tune_history = fine_tune(model, cut_features, args, args.out / f".{args.name}.best.weights.h5",
+                             first_epoch=len(head_history.history["loss"]))
     served = mirror_averaged(model)
     wall_time = time.perf_counter() - start
     history = common.joined_history(head_history, tune_history)
@@ -198,10 +216,7 @@ def train(args: argparse.Namespace) -> dict:
     )
     sidecar["training"]["phases"] = {"head_epochs": len(head_history.history["loss"]),
                                      "fine_tune_epochs": len(tune_history.history["loss"])}
-    path = common.save_artifact(served, sidecar, args.out)
-    print(f"saved {path} (val accuracy {sidecar['training']['val_accuracy']:.4f}, "
-          f"test {sidecar['training']['test_accuracy']:.4f}, {wall_time / 60:.1f} min)", flush=True)
-    return sidecar
+    return served, sidecar
 
 
 def write_search_table(rows: list[dict], args):
