@@ -12,6 +12,7 @@ from pathlib import Path
 from core import config
 from core.config import MODELS_DIR, OFFLINE_ENV, PROJECT_ROOT, WEIGHTS_ENV, keras_cache_dir  # noqa: F401 (re-exported)
 from core.errors import VisionError, WeightsDamagedError, WeightsNotFoundError
+from core.models import mlflow_models
 
 
 def resolve_file(
@@ -21,7 +22,10 @@ def resolve_file(
     cache_dirs: Sequence[Path] = (),
     download: Callable[[], str | os.PathLike] | None = None,
 ) -> Path:
-    """Return the path of `filename`, searching the documented places in order."""
+    """Return the path of `filename`, searching the documented places in order. `explicit` may be
+    a registry URI (models:/NAME@ALIAS): then the registered version's file."""
+    if mlflow_models.is_registry_uri(explicit):
+        return mlflow_models.resolve(explicit)
     if explicit is not None:
         path = Path(explicit).expanduser()
         if path.is_file():
@@ -44,7 +48,11 @@ def model_file(spec, filename: str | None = None, *, explicit: str | os.PathLike
                download: Callable[[], str | os.PathLike] | None = None) -> Path:
     """The one lookup of a model's files (its weights, or `filename`, e.g. a labels file): what
     loading opens, what `python -m core models` lists and what the dashboard checks, so the three
-    always agree. Without `download`, only what is already on this machine counts."""
+    always agree. Without `download`, only what is already on this machine counts. With
+    VISION_MLFLOW_ALIAS set, our trained models' weights are the registry version with that alias."""
+    alias = config.mlflow_alias()
+    if explicit is None and filename is None and alias and spec.framework == "keras-file":
+        explicit = mlflow_models.champion_uri(spec.name, alias)
     return resolve_file(filename or spec.weights, explicit=explicit, cache_dirs=framework_cache_dirs(spec.framework),
                         download=download)
 
