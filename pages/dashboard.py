@@ -6,16 +6,26 @@ import streamlit as st
 
 from core import config
 from core.evaluation import reports as metrics_files
-from core.evaluation.reports import best_cells, classifiers_sharing_labels, load_reports, summary_table
+from core.evaluation.model_card import model_card
+from core.evaluation.reports import (
+    best_cells,
+    classifiers_sharing_labels,
+    load_reports,
+    load_tuning_tables,
+    summary_table,
+    trained_sidecar,
+)
 from core.io.datasets import recorded_image
 from core.viz.drawing import overlay_heatmap
 from core.viz.report_charts import (
     confidence_histogram_figure,
     confusion_figure,
     curves_figure,
+    parallel_figure,
     per_class_ap_figure,
     per_class_figure,
     reliability_figure,
+    tuning_figure,
 )
 from pages.widgets import classify, explanation, run_or_explain, use_app_navigation
 
@@ -179,6 +189,34 @@ def detection_tab(reports) -> None:
         st.plotly_chart(per_class_ap_figure(report), key=f"ap_{report.name}")
 
 
+def cards_tab(reports) -> None:
+    cards = {r.name: trained_sidecar(r.name) for r in reports if r.task == "classify"}
+    cards = {name: sidecar for name, sidecar in cards.items() if sidecar}
+    if not cards:
+        st.info("Model cards are written for our trained models; none has a sidecar in models/.")
+        return
+    name = st.radio("Model", list(cards), horizontal=True, key="card_model")
+    report = next(r for r in reports if r.name == name)
+    st.markdown(model_card(cards[name], report.data))
+    st.caption("Written from the model's sidecar and metrics file; `python -m training.register` logs the same card "
+               "with each registered version in MLflow.")
+
+
+def tuning_tab() -> None:
+    tables = load_tuning_tables(metrics_files.METRICS_DIR)
+    if not tables:
+        st.info(f"No hyperparameter study yet: run `{metrics_files.TUNE_COMMAND}`.")
+        return
+    for model, table in tables.items():
+        parameters = [c for c in table.columns if c not in ("trial", "state", "val_accuracy", "epochs_reported", "seconds")]
+        left, right = st.columns(2)
+        left.plotly_chart(tuning_figure(table, model), key=f"tuning_{model}")
+        right.plotly_chart(parallel_figure(table, parameters), key=f"parallel_{model}")
+        st.dataframe(table.sort_values("val_accuracy", ascending=False), hide_index=True, placeholder="")
+        st.caption("Scores are on a short proxy (part of the training split, a few epochs), so they rank recipes; "
+                   "a recipe is adopted only when a full training run confirms it.")
+
+
 use_app_navigation()
 st.title("Dashboard")
 st.caption("Every evaluated model side by side. The figures come from assets/metrics, written by "
@@ -192,7 +230,8 @@ for report in reports:
     if report.problems:
         st.warning(f"**{report.name}** may be stale: " + "; ".join(report.problems))
 summary(reports)
-classifiers, training, calibration, detection = st.tabs(["Classifiers", "Training curves", "Calibration", "Detection"])
+classifiers, training, calibration, detection, cards, tuning = st.tabs(
+    ["Classifiers", "Training curves", "Calibration", "Detection", "Model cards", "Tuning"])
 with classifiers:
     classifiers_tab(reports)
 with training:
@@ -201,3 +240,7 @@ with calibration:
     calibration_tab(reports)
 with detection:
     detection_tab(reports)
+with cards:
+    cards_tab(reports)
+with tuning:
+    tuning_tab()

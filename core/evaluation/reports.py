@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import EDA_DIR, METRICS_DIR  # noqa: F401 (the page reads them from here; tests move them)
+from core.config import EDA_DIR, METRICS_DIR, MODELS_DIR  # noqa: F401 (the page reads them from here; tests move them)
 from core.evaluation.metrics import SCHEMA_VERSION
 from core.models.registry import REGISTRY
 from core.models.runtimes import file_digest
@@ -142,3 +142,29 @@ def load_eda(folder: Path | None = None) -> dict[str, dict]:
 
 def _scaled(value, unit: float):
     return None if value is None else round(value / unit, 2)
+
+
+TUNE_COMMAND = "python -m training.tune --model cifar10_cnn --trials 20"
+
+
+def load_tuning_tables(folder: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Each hyperparameter study's trials (assets/metrics/<model>_tuning.csv, from training.tune), by model."""
+    folder = folder or METRICS_DIR
+    tables = {}
+    for path in sorted(folder.glob("*_tuning.csv")):
+        try:
+            tables[path.stem.removesuffix("_tuning")] = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue  # a damaged table is left out; the study itself is in optuna.db
+    return tables
+
+
+def trained_sidecar(name: str) -> dict | None:
+    """The sidecar of one of our trained models (the model card's source), or None."""
+    sidecar = MODELS_DIR / f"{name}.json"
+    if not sidecar.is_file():
+        return None
+    try:
+        return json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

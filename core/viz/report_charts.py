@@ -111,3 +111,38 @@ def box_size_figure(eda: dict) -> go.Figure:
     figure = go.Figure(go.Bar(x=labels, y=eda["box_area_px"]))
     figure.update_layout(title="Box size (√area, pixels)", xaxis_title="pixels", yaxis_title="boxes", **LAYOUT)
     return figure
+
+
+def tuning_figure(table, model: str) -> go.Figure:
+    """Each trial's proxy validation accuracy in trial order (pruned trials at their last reported
+    epoch are left out: they have no final score), with the best so far as a line."""
+    done = table[table["state"] == "complete"].sort_values("trial")
+    figure = go.Figure()
+    figure.add_scatter(x=done["trial"], y=done["val_accuracy"], mode="markers", name="trial",
+                       customdata=done.drop(columns=["trial", "state", "val_accuracy"]).astype(str).agg(", ".join, axis=1),
+                       hovertemplate="trial %{x}: %{y:.4f}<br>%{customdata}<extra></extra>")
+    figure.add_scatter(x=done["trial"], y=done["val_accuracy"].cummax(), mode="lines", name="best so far",
+                       line=dict(shape="hv"))
+    pruned = int((table["state"] == "pruned").sum())
+    figure.update_layout(title=f"{model}: proxy validation accuracy per trial ({pruned} pruned)", xaxis_title="trial",
+                         yaxis_title="validation accuracy (proxy)", **LAYOUT)
+    return figure
+
+
+def parallel_figure(table, parameters: list[str]) -> go.Figure:
+    """Parallel coordinates of the finished trials: one line per trial, coloured by its score."""
+    done = table[table["state"] == "complete"]
+    dimensions = []
+    for name in parameters:
+        column = done[name]
+        if column.dtype == object:  # a categorical parameter: its choices as ticks
+            choices = sorted(column.unique())
+            dimensions.append(dict(label=name, values=[choices.index(v) for v in column],
+                                   tickvals=list(range(len(choices))), ticktext=choices))
+        else:
+            dimensions.append(dict(label=name, values=column))
+    dimensions.append(dict(label="val accuracy", values=done["val_accuracy"]))
+    figure = go.Figure(go.Parcoords(line=dict(color=done["val_accuracy"], colorscale="Viridis", showscale=True),
+                                    dimensions=dimensions))
+    figure.update_layout(title="Parameters of each finished trial", margin=dict(l=60, r=40, t=60, b=20))
+    return figure
