@@ -210,3 +210,28 @@ def test_a_three_trial_study_lands_in_mlflow_as_child_runs_and_resumes(store, da
     assert all(r.data.tags["optuna.state"] in ("complete", "pruned") for r in children)
     again = _run(*arguments[:2], "1", *arguments[3:])  # one more trial: the same study, resumed
     assert again.returncode == 0 and len(pd.read_csv(table)) == 4
+
+
+@pytest.mark.slow
+def test_retraining_fine_tunes_the_champion_on_new_labelled_data(registered, data_dir, tmp_path):
+    from training import model_registry
+
+    new = tmp_path / "new"
+    for label in ("cat", "dog"):  # training images the one-epoch slice below does not reach
+        (new / label).mkdir(parents=True)
+        for path in sorted((data_dir / "cifar10" / "train" / label).glob("*.jpg"))[-5:]:
+            (new / label / path.name).write_bytes(path.read_bytes())
+    records = tmp_path / "decisions"
+    run = _run("training.retrain", "--model", "cifar10_cnn", "--from", "champion", "--new-data", str(new),
+               "--epochs", "1", "--limit-per-class", "30", "--test-limit-per-class", "30", "--records", str(records))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"new data: 10 images from {new}" in run.stdout
+    [record] = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    assert record["from"] == "champion" and record["new_data"] == str(new) and record["challenger_version"] == "2"
+    assert record["decision"] in ("promoted", "rejected") and set(record["gates"]) == {"accuracy", "calibration", "latency"}
+    assert model_registry.alias_version("cifar10_cnn", "challenger").version == 2
+
+    (new / "unicorn").mkdir()
+    (new / "unicorn" / "1.jpg").write_bytes((new / "cat" / sorted(p.name for p in (new / "cat").iterdir())[0]).read_bytes())
+    refused = _run("training.retrain", "--model", "cifar10_cnn", "--new-data", str(new), "--records", str(records))
+    assert refused.returncode != 0 and "unicorn" in refused.stderr and "Traceback" not in refused.stderr

@@ -195,7 +195,7 @@ def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
                           timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"exception": [], "tables": 1, "home": [], "dashboard": []}
+    assert result == {"exception": [], "tables": 2, "home": [], "dashboard": []}  # the summary and the study
 
 
 def test_dashboard_table_leaves_missing_values_empty(weights_dir):
@@ -229,6 +229,30 @@ def test_dashboard_without_artifacts_says_which_command(tmp_path, monkeypatch):
     monkeypatch.setattr(reports, "METRICS_DIR", tmp_path / "metrics")
     at = page("pages/dashboard.py")
     assert not at.exception and "python -m training.evaluate" in at.warning[0].value
+
+
+def test_dashboard_shows_model_cards_and_the_tuning_study(weights_dir):
+    import pandas as pd
+
+    at = page("pages/dashboard.py")
+    cards = [m.value for m in at.markdown if m.value.startswith("# Model card")]
+    assert len(cards) == 1 and cards[0].startswith("# Model card: cifar10_cnn") and "## Intended use" in cards[0]
+    at.radio(key="card_model").set_value("mobilenet_v2_cifar10").run()
+    [card] = [m.value for m in at.markdown if m.value.startswith("# Model card")]
+    assert card.startswith("# Model card: mobilenet_v2_cifar10") and "ImageNet starting weights" in card
+    study = pd.read_csv(PROJECT_ROOT / "assets" / "metrics" / "cifar10_cnn_tuning.csv")
+    trials = at.dataframe[1].value  # after the summary table
+    assert len(trials) == len(study) >= 20 and trials.iloc[0]["val_accuracy"] == study["val_accuracy"].max()
+
+
+def test_dashboard_without_a_study_says_which_command(tmp_path, monkeypatch):
+    from core.evaluation import reports
+
+    for path in (PROJECT_ROOT / "assets" / "metrics").glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    monkeypatch.setattr(reports, "METRICS_DIR", tmp_path)
+    at = page("pages/dashboard.py")
+    assert not at.exception and any("python -m training.tune" in i.value for i in at.info)
 
 
 def test_data_page_shows_the_reports(weights_dir):

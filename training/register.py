@@ -20,7 +20,7 @@ from pathlib import Path
 from core import config
 from core.models.runtimes import file_digest
 from core.models.weights import MODELS_DIR
-from training import model_registry, tracking
+from training import model_registry
 
 
 def register_file(weights: Path, source: str = "committed") -> tuple[str, str, bool]:

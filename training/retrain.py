@@ -48,11 +48,7 @@ def training_data(limit_per_class: int | None, new_data: Path | None) -> Cifar10
     data = load_cifar10(limit_per_class)
     if new_data is None:
         return data
-    extra = load_image_folder(new_data, size=32)
-    unknown = sorted(set(extra.classes) - set(CIFAR10_CLASSES))
-    if unknown:
-        raise SystemExit(f"error: {new_data}: folders {', '.join(unknown)} are not CIFAR-10 classes "
-                         f"({', '.join(CIFAR10_CLASSES)}).")
+    extra = load_image_folder(new_data, size=32)  # its class folders were checked in parse_args
     labels = np.array([CIFAR10_CLASSES.index(extra.classes[i]) for i in extra.labels], np.int64)
     train = LabelledImages(np.concatenate([data.train.images, extra.images]),
                            np.concatenate([data.train.labels, labels]), data.train.classes)
@@ -66,9 +62,9 @@ def from_scratch(args, data: Cifar10, out: Path):
                                  + (["--epochs", str(args.epochs)] if args.epochs else [])
                                  + shlex.split(args.recipe_args))
     tracking.mlflow().log_params(tracking.flatten({"recipe": vars(settings)}))
+    provenance = common.provenance(data.source, data.train, data.val)  # before: it records the start
     served, history, wall_time = recipe.fit(settings, data, [tracking.epoch_logger()])
-    return recipe.describe(settings, served, history, data, common.provenance(data.source, data.train, data.val),
-                           wall_time), served
+    return recipe.describe(settings, served, history, data, provenance, wall_time), served
 
 
 def from_champion(args, data: Cifar10, champion: Path, out: Path):
@@ -79,6 +75,7 @@ def from_champion(args, data: Cifar10, champion: Path, out: Path):
     trainer.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
                     loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     batch = min(256, len(data.train))
+    provenance = common.provenance(data.source, data.train, data.val)
     start = time.perf_counter()
     history = trainer.fit(common.batches(data.train, batch, shuffle=True, seed=args.seed),
                           validation_data=common.batches(data.val, batch, shuffle=False),
@@ -86,7 +83,7 @@ def from_champion(args, data: Cifar10, champion: Path, out: Path):
                           callbacks=[common.epoch_timer(), tracking.epoch_logger()])
     previous = mlflow_models.sidecar_of(champion)
     described = common.sidecar(argparse.Namespace(**vars(args), name=args.model), served, history, data,
-                               common.provenance(data.source, data.train, data.val), time.perf_counter() - start,
+                               provenance, time.perf_counter() - start,
                                title=previous["title"], description=previous["description"] + " Fine-tuned by "
                                "training/retrain.py.", gradcam_layer=previous["gradcam_layer"],
                                script="training/retrain.py")
@@ -142,6 +139,18 @@ def decide(name: str, champion: str, challenger: str, result: dict, args, run_id
     return record
 
 
+def new_data_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be new CIFAR-10 training data (checked before any data loads), or None."""
+    if not folder.is_dir():
+        return f"--new-data {folder}: not a folder"
+    classes = sorted(path.name for path in folder.iterdir() if path.is_dir())
+    unknown = [name for name in classes if name not in CIFAR10_CLASSES]
+    if not classes or unknown:
+        return (f"--new-data {folder}: needs one folder per class named after CIFAR-10's classes "
+                f"({', '.join(CIFAR10_CLASSES)}); " + (f"not classes: {', '.join(unknown)}" if unknown else "it has none"))
+    return None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, choices=sorted(RECIPES) + ["mobilenet_v2_cifar10"])
@@ -163,8 +172,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.start == "scratch" and args.model not in RECIPES:
         parser.error(f"--from scratch: {args.model}'s recipe takes hours on a CPU; use training.train_transfer, "
                      "then training.register --weights, or --from champion")
-    if args.new_data is not None and not args.new_data.is_dir():
-        parser.error(f"--new-data {args.new_data}: not a folder")
+    problem = new_data_problem(args.new_data) if args.new_data is not None else None
+    if problem:
+        parser.error(problem)
     args.thresholds = gates.Thresholds(args.margin / 100, args.ece_tolerance, args.latency_ratio)
     return args
 

@@ -34,6 +34,7 @@ PROXY_PER_CLASS = 500  # 5,000 training images
 PROXY_VAL_IMAGES = 2_000  # of the 5,000-image validation split
 PROXY_EPOCHS = 4
 SEED = 0
+HEARTBEAT_S = 60
 
 
 def cnn_space(trial) -> dict:
@@ -106,7 +107,9 @@ def study(args: argparse.Namespace):
     optuna = _optuna()
     return optuna.create_study(
         study_name=f"{args.model}_proxy",
-        storage=args.storage,
+        # Heartbeats let a resumed study mark a trial whose process died (Ctrl-C, a lost machine)
+        # as failed instead of leaving it "running" forever.
+        storage=optuna.storages.RDBStorage(args.storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S),
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=SEED),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),

@@ -118,8 +118,10 @@ def tuning_figure(table, model: str) -> go.Figure:
     epoch are left out: they have no final score), with the best so far as a line."""
     done = table[table["state"] == "complete"].sort_values("trial")
     figure = go.Figure()
-    figure.add_scatter(x=done["trial"], y=done["val_accuracy"], mode="markers", name="trial",
-                       customdata=done.drop(columns=["trial", "state", "val_accuracy"]).astype(str).agg(", ".join, axis=1),
+    settings = done.drop(columns=["trial", "state", "val_accuracy"])
+    described = [", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                           for key, value in row.items()) for row in settings.to_dict("records")]
+    figure.add_scatter(x=done["trial"], y=done["val_accuracy"], mode="markers", name="trial", customdata=described,
                        hovertemplate="trial %{x}: %{y:.4f}<br>%{customdata}<extra></extra>")
     figure.add_scatter(x=done["trial"], y=done["val_accuracy"].cummax(), mode="lines", name="best so far",
                        line=dict(shape="hv"))
