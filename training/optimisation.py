@@ -46,15 +46,16 @@ def bias_boosted_sgd(learning_rate, boosted: set[str], boost: float, **kwargs):
 def batch_norm_biases(model) -> set[str]:
     """Paths of the batch-norm bias (beta) variables of `model`."""
     keras = frameworks.keras()
-    return {layer.beta.path for layer in _all_layers(model)
+    return {layer.beta.path for layer in all_layers(model)
             if isinstance(layer, keras.layers.BatchNormalization) and layer.center}
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, those of nested models included."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):  # a nested model
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def lookahead(total_steps: int, steps_per_epoch: int, start_epoch: int = 3, every: int = 5,

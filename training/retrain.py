@@ -34,7 +34,7 @@ from core.errors import VisionError
 from core.io import atomic
 from core.io.datasets import CIFAR10_CLASSES, LabelledImages, load_image_folder
 from core.models import mlflow_models
-from training import calibrate, common, gates, model_registry, tracking, train_cnn
+from training import calibrate, common, gates, model_registry, optimisation, tracking, train_cnn
 from training.architectures import augmentation
 from training.cifar10 import Cifar10, load_cifar10, load_cifar10_test
 
@@ -71,6 +71,11 @@ def from_champion(args, data: Cifar10, champion: Path, out: Path):
     """Fine-tune the champion (the whole served graph) at a low learning rate with the augmentation."""
     keras = frameworks.keras()
     served = keras.saving.load_model(champion, compile=False)
+    for layer in optimisation.all_layers(served):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # Inference mode: the statistics fitted on all the data stay (the transfer model's are
+            # folded into its convolutions, and batch statistics of a small new set would wreck them).
+            layer.trainable = False
     trainer = common.training_model(served, augmentation())
     trainer.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
                     loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
