@@ -1,4 +1,4 @@
-"""Command line: `python -m core models|predict|explain|serve|bench ...` (see README)."""
+"""Command line: `python -m core models|predict|explain|serve|batch|bench ...` (see README)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from core import config, service
+from core.batch import command as batch_command
 from core.errors import ConfigError, ImageError, InferenceError, UnknownModelError, VisionError
 from core.explain.methods import METHODS
 from core.io.images import load_image
@@ -70,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                        f"ready (repeatable; default: ${config.API_PRELOAD_ENV}, else every model)")
     serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
     serve.set_defaults(handler=_serve)
+
+    batch_command.add_parser(commands)
 
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
     bench.add_argument("--model", action="append", help="a model to time (default: all)")

@@ -193,6 +193,13 @@ def mlflow_alias() -> str | None:
     return _value(MLFLOW_ALIAS_ENV) or None
 
 
+def settings_for_workers() -> dict[str, str]:
+    """Our settings as set in this process (VISION_*, MLflow's URI, Keras' backend), for worker
+    processes that do not inherit our environment (a Ray cluster's)."""
+    names = [variable.name for variable in VARIABLES] + ["KERAS_BACKEND"]
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
 def environment_with(extra: dict[str, str] | None) -> dict[str, str]:
     """This process's environment plus `extra`: for a server started as a subprocess."""
     return {**os.environ, **(extra or {})}

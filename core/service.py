@@ -114,7 +114,7 @@ def predict(name: str, image: ImageSource, *, weights: str | None = None, **opti
     chosen = options_for(name, **options)
     model = load(name, weights)
     pixels = load_image(image)
-    return _guarded(name, lambda: model.predict(pixels, **chosen))
+    return guarded(name, lambda: model.predict(pixels, **chosen))
 
 
 def iter_predictions(name: str, images: Iterable[ImageSource], *, batch_size: int = BATCH_SIZE,
@@ -126,16 +126,16 @@ def iter_predictions(name: str, images: Iterable[ImageSource], *, batch_size: in
     if get_spec(name).task != "classify":
         for image in images:
             pixels = load_image(image)
-            yield _guarded(name, lambda: model.predict(pixels, **chosen))
+            yield guarded(name, lambda: model.predict(pixels, **chosen))
         return
     batch = []
     for image in images:
         batch.append(load_image(image))
         if len(batch) == batch_size:
-            yield from _guarded(name, lambda: model.predict_batch(batch, **chosen))
+            yield from guarded(name, lambda: model.predict_batch(batch, **chosen))
             batch = []
     if batch:
-        yield from _guarded(name, lambda: model.predict_batch(batch, **chosen))
+        yield from guarded(name, lambda: model.predict_batch(batch, **chosen))
 
 
 def predict_many(name: str, images: Iterable[ImageSource], **options) -> list:
@@ -165,7 +165,7 @@ def explain(name: str, image: ImageSource, method: str | None = None, *, target:
 
     model = load(name)
     pixels = load_image(image)
-    return _guarded(name, lambda: explain_with(model, pixels, method, target, layer, box, faithfulness))
+    return guarded(name, lambda: explain_with(model, pixels, method, target, layer, box, faithfulness))
 
 
 def methods(name: str) -> dict[str, str]:
@@ -179,10 +179,10 @@ def layers(name: str) -> list[str]:
     """The layers an explanation of model `name` can be taken at, its default first."""
     from core.explain.methods import layers_for
 
-    return _guarded(name, lambda: layers_for(load(name)))
+    return guarded(name, lambda: layers_for(load(name)))
 
 
-def _guarded(name: str, call):
+def guarded(name: str, call):
     """Run `call`; a failure that is not one of ours becomes InferenceError naming model and cause."""
     try:
         return call()

@@ -82,7 +82,7 @@ def test_a_model_failing_on_an_input_is_an_inference_error(weights_dir, photos):
     the framework; the caller sees one clear error naming the model, the cause chained."""
     model = service.load("yolo11n")
     with pytest.raises(InferenceError, match="YOLO11n .* failed on this image") as error:
-        service._guarded("yolo11n", lambda: model.predict(np.zeros((64, 64), np.uint8)))
+        service.guarded("yolo11n", lambda: model.predict(np.zeros((64, 64), np.uint8)))
     assert error.value.__cause__ is not None
 
 
