@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--clients", default="1,8,32", metavar="N,N,...", help="concurrent clients per load level "
                        "for --api (default 1,8,32)")
     bench.add_argument("--seconds", type=float, default=20, help="seconds per load level for --api (default 20)")
+    bench.add_argument("--batch", action="store_true", help="images/s of `batch` (local, Ray with 1 and 2 actors) "
+                       "beside the model alone; --image names a folder (default: CIFAR-10's test set)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -222,6 +224,10 @@ def _bench(args: argparse.Namespace) -> int:
         return print_api_benchmark(args.model or ["mobilenet_v2", "yolo11n"], clients, args.seconds, args.image)
     if args.memory:
         return print_memory_benchmark(args.large_photos)
+    if args.batch:
+        from core.batch.bench import print_batch_benchmark
+
+        return print_batch_benchmark((args.model or ["mobilenet_v2"])[0], args.image)
     if args.live:
         ignored = [flag for flag, value in (("--runs", args.runs), ("--image", args.image), ("--explain", args.explain))
                    if value]

@@ -104,6 +104,28 @@ def test_pages_render_with_a_sample(server, browser, shots, path, expected):
     page.close()
 
 
+def test_batch_runs_a_zip_of_class_folders_with_progress_and_downloads(server, browser, shots, data_dir, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "cifar.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for label in ("cat", "ship"):
+            for path in sorted((data_dir / "cifar10" / "test" / label).glob("*.jpg"))[:6]:
+                zipped.write(path, f"{label}/{path.name}")
+    page, _ = _open(browser, f"{server}/batch")
+    page.get_by_text("Upload images or a zip file to start.").wait_for()
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_text("cifar.zip", exact=True).first.wait_for()
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("12 rows").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"^12 images in [0-9.]+ s")).wait_for()  # the progress bar's last word
+    assert page.get_by_role("button", name="Download CSV").count() == 1
+    assert page.get_by_role("button", name="Download parquet").count() == 1
+    _shoot(page, shots, "batch")
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+
+
 def test_dashboard_table_appears_without_waiting_for_models(server, browser, shots):
     """The time from opening /dashboard to its summary table, on the real server. The script itself
     takes about a second (it loads no model); the browser's first view also loads and runs

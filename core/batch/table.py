@@ -132,6 +132,15 @@ class Output:
             self.write_chunk(rows)
 
 
+def convert(source: Path, target: Path) -> Path:
+    """A finished output in another of the formats (e.g. parquet to CSV), streamed chunk by chunk."""
+    import pyarrow as pa
+
+    with atomic.atomic_path(target) as staged:
+        _write((pa.Table.from_pylist(rows, schema=schema()) for rows in _read(source)), staged, target.suffix.lower())
+    return target
+
+
 def _write(tables: Iterable, path: Path, kind: str) -> None:
     if kind == ".parquet":
         import pyarrow.parquet as pq

@@ -37,3 +37,17 @@ def latency_figure(latencies: dict[str, float]) -> go.Figure:
     )
     figure.update_layout(yaxis_title="latency (ms)", height=320, margin=dict(l=10, r=10, t=10, b=10))
     return figure
+
+
+def label_counts_figure(table) -> go.Figure:
+    """How often each model answered each label (its top-1) in a batch run's rows."""
+    answered = table[table["error"].isna() & table["top1_label"].notna()]
+    counts = answered.groupby(["model", "top1_label"]).size().reset_index(name="images")
+    figure = go.Figure()
+    for model, rows in counts.groupby("model"):
+        rows = rows.sort_values("images", ascending=False).head(20)
+        figure.add_bar(name=model, x=rows["top1_label"], y=rows["images"],
+                       hovertemplate="%{x}: %{y} images<extra>" + model + "</extra>")
+    figure.update_layout(barmode="group", title="Top-1 answers (at most 20 labels per model)", xaxis_title="label",
+                         yaxis_title="images", margin=dict(l=10, r=10, t=40, b=10))
+    return figure
