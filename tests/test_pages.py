@@ -255,6 +255,12 @@ def test_dashboard_without_a_study_says_which_command(tmp_path, monkeypatch):
     assert not at.exception and any("python -m training.tune" in i.value for i in at.info)
 
 
+def test_batch_page_waits_for_files_with_run_disabled(weights_dir):
+    at = page("pages/batch.py")
+    assert not at.exception and at.info[0].value == "Upload images or a zip file to start."
+    assert at.button[0].disabled and at.multiselect[0].value == ["mobilenet_v2"]  # the first classifier
+
+
 def test_data_page_shows_the_reports(weights_dir):
     at = page("pages/data.py")
     assert not at.exception
