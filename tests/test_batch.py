@@ -66,8 +66,9 @@ def test_local_and_ray_give_single_image_answers_and_the_committed_accuracy(cifa
         assert labelled == 10 * PER_CLASS and correct / labelled == pytest.approx(expected, abs=1e-9)
 
 
-def test_bad_files_become_error_rows_and_the_others_are_answered(photo_paths, tmp_path):
-    archive = tmp_path / "photos.zip"
+def bad_inputs(folder: Path, photo_paths) -> tuple[Path, Path]:
+    """A zip with a good and a corrupt member, and a manifest with a good and a missing file."""
+    archive = folder / "photos.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zipped:
         zipped.writestr("cat.jpg", photo_paths["cat"].read_bytes())
         zipped.writestr("broken.jpg", photo_paths["dog"].read_bytes())
@@ -75,8 +76,13 @@ def test_bad_files_become_error_rows_and_the_others_are_answered(photo_paths, tm
     start = data.index(photo_paths["dog"].read_bytes()[:64])
     data[start + 2000:start + 2100] = bytes(100)  # corrupt the member's bytes: its CRC no longer matches
     archive.write_bytes(bytes(data))
-    manifest = tmp_path / "list.csv"
+    manifest = folder / "list.csv"
     manifest.write_text(f"path,label\n{photo_paths['bus']},bus\nmissing.jpg,cat\n")
+    return archive, manifest
+
+
+def test_bad_files_become_error_rows_and_the_others_are_answered(photo_paths, tmp_path):
+    archive, manifest = bad_inputs(tmp_path, photo_paths)
     out = tmp_path / "rows.csv"
     done = _cli(str(archive), str(manifest), "--model", "mobilenet_v2", "--model", "yolo11n", "--out", str(out))
     assert done.returncode == 1 and "Traceback" not in done.stderr  # 1: some rows are errors
@@ -125,3 +131,15 @@ def test_inputs_that_cannot_be_used_are_refused_before_any_work(tmp_path):
     (tmp_path / "list.csv").write_text("file\nx.jpg\n")
     with pytest.raises(RequestError, match="needs a `path` column"):
         runner.run([str(tmp_path / "list.csv")], ["cifar10_cnn"], tmp_path / "b.parquet")
+
+
+@pytest.mark.slow
+def test_ray_reports_bad_files_per_row_as_the_local_engine_does(photo_paths, tmp_path):
+    archive, manifest = bad_inputs(tmp_path, photo_paths)
+    tables = {}
+    for engine in ("local", "ray"):
+        runner.run([str(archive), str(manifest)], ["cifar10_cnn"], tmp_path / f"{engine}.jsonl", engine=engine, actors=1)
+        tables[engine] = pd.read_json(tmp_path / f"{engine}.jsonl", lines=True).set_index("image").sort_index()
+    columns = ["model", "top1_label", "top1_score", "true_label", "width", "height", "error"]
+    assert tables["ray"][columns].equals(tables["local"][columns])
+    assert tables["ray"]["error"].notna().sum() == 2

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from core import config
 from core.batch.inputs import Item
 from core.batch.predictor import Predictor
-from core.batch.table import COLUMNS, NESTED
+from core.batch.table import COLUMNS, NESTED, NUMBERS
 
 SKIPPED = ""  # the model column of a Ray row that only says "this image was already done"
 
@@ -87,11 +87,13 @@ def _rows(frame) -> Iterator[dict]:
 
 
 def _value(name: str, value):
+    """A value as pandas handed it over, back to the row's type (a column with gaps comes as floats)."""
     if name in NESTED:
         return json.loads(value) if isinstance(value, str) else None
     if value is None or (isinstance(value, float) and value != value):
         return None
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    return NUMBERS[name](value) if name in NUMBERS else value
 
 
 def start_ray(address: str | None):
