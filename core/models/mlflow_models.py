@@ -3,8 +3,8 @@ weights path is accepted.
 
 A registered version (written by training/register.py) is an MLflow pyfunc model whose artifacts
 are our `.keras` file and its sidecar. We copy a version's files once into the cache, keyed by
-name and version (a version's files never change), and hand loading the `.keras` path, so a
-registered model runs exactly as its file does. MLflow is imported only when such a URI is used.
+name, version number and the version's own id (its files never change), and hand loading the
+`.keras` path, so a registered model runs exactly as its file does. MLflow is imported only when such a URI is used.
 """
 
 from __future__ import annotations
@@ -62,14 +62,17 @@ def _download(uri: str, version_uri: str, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial.", dir=folder.parent))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=version_uri, dst_path=str(staging),
-                                            tracking_uri=config.mlflow_tracking_uri())
-        os.replace(staging, folder)
-    except OSError:
-        if not folder.is_dir():  # another process renamed its copy first: theirs is as good
-            raise
-    except Exception as error:
-        raise WeightsNotFoundError(f"{uri}: its files could not be fetched from {_where()} ({_reason(error)}).") from None
+        try:
+            mlflow.artifacts.download_artifacts(artifact_uri=version_uri, dst_path=str(staging),
+                                                tracking_uri=config.mlflow_tracking_uri())
+        except Exception as error:  # the store's or the artifact repository's own errors
+            raise WeightsNotFoundError(f"{uri}: its files could not be fetched from {_where()} "
+                                       f"({_reason(error)}).") from None
+        try:
+            os.replace(staging, folder)
+        except OSError:
+            if not folder.is_dir():  # else another process renamed its copy first: theirs is as good
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
