@@ -119,8 +119,10 @@ def test_batch_runs_a_zip_of_class_folders_with_progress_and_downloads(server, b
     page.get_by_role("button", name="Run").click()
     page.get_by_text("12 rows").wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"^12 images in [0-9.]+ s")).wait_for()  # the progress bar's last word
-    assert page.get_by_role("button", name="Download CSV").count() == 1
-    assert page.get_by_role("button", name="Download parquet").count() == 1
+    page.get_by_text("Download CSV", exact=True).wait_for()
+    page.get_by_text("Download parquet", exact=True).wait_for()
+    assert page.locator("[data-testid=stDataFrame]").count() == 2  # the rows, and the counts per label
+    page.locator(".js-plotly-plot").first.wait_for()  # their chart
     _shoot(page, shots, "batch")
     assert page.locator("[data-testid=stException]").count() == 0
     page.close()
