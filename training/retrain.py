@@ -122,6 +122,13 @@ def retrain(args) -> dict:
     return record
 
 
+def portable_uri(uri: str) -> str:
+    """A store's URI without this machine's paths (a project-relative SQLite path when it is one)."""
+    if uri.startswith("sqlite:///"):
+        return "sqlite:///" + common.portable_path(Path(uri.removeprefix("sqlite:///")))
+    return uri
+
+
 def decide(name: str, champion: str, challenger: str, result: dict, args, run_id: str) -> dict:
     for line in gates.describe(result):
         print(line, flush=True)
@@ -133,7 +140,7 @@ def decide(name: str, champion: str, challenger: str, result: dict, args, run_id
               "champion_after": challenger if result["passed"] else champion, **result,
               "from": args.start, "recipe_args": args.recipe_args,
               "new_data": str(args.new_data) if args.new_data else None,
-              "mlflow_run_id": run_id, "tracking_uri": config.mlflow_tracking_uri(),
+              "mlflow_run_id": run_id, "tracking_uri": portable_uri(config.mlflow_tracking_uri()),
               "decided": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "rollback": f"python -m training.promote {name} --version {champion}"}
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -11,7 +11,6 @@ Logging is explicit, not autolog: MLflow's Keras autolog is tested only up to Ke
 from __future__ import annotations
 
 import contextlib
-import json
 import platform
 import tempfile
 from collections.abc import Iterator
@@ -219,12 +218,3 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def run_link(active) -> str:
-    """Where a run can be read again: its id and the store."""
-    return f"run {active.info.run_id} in {config.mlflow_tracking_uri()}"
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
