@@ -7,12 +7,13 @@ import json
 import sys
 from collections.abc import Iterator
 
-from core import config, service
+from core import config, monitoring, service
 from core.batch import command as batch_command
 from core.errors import ConfigError, ImageError, InferenceError, UnknownModelError, VisionError
 from core.explain.methods import METHODS
 from core.io.images import load_image
 from core.models.registry import model_names
+from core.monitoring import command as monitor_command
 
 PROGRESS_AFTER = 3  # a progress bar for batches larger than this
 BENCH_RUNS = 50
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.add_argument("--csv", metavar="OUT.csv", help="also write the results as a table")
     predict.add_argument("--weights", metavar="PATH", help="use this weights file instead of searching")
+    predict.add_argument("--log", action="store_true", help=f"record the predictions in the prediction log "
+                         f"(${config.MONITOR_DB_ENV})")
     predict.set_defaults(handler=_predict)
 
     explain = commands.add_parser("explain", help="heatmap of why a model answers what it does")
@@ -73,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     batch_command.add_parser(commands)
+    monitor_command.add_parser(commands)
 
     bench = commands.add_parser("bench", help="warm latency per model at batch 1")
     bench.add_argument("--model", action="append", help="a model to time (default: all)")
@@ -90,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=20, help="seconds per load level for --api (default 20)")
     bench.add_argument("--batch", action="store_true", help="images/s of `batch` (local, Ray with 1 and 2 actors) "
                        "beside the model alone; --image names a folder (default: CIFAR-10's test set)")
+    bench.add_argument("--monitor", action="store_true", help="p50 latency of predict with the prediction log "
+                       "on and off, interleaved (default models: mobilenet_v2, cifar10_cnn, yolo11n)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -124,13 +130,17 @@ def _predict(args: argparse.Namespace) -> int:
     rows = []
     for path in _progress(args.images, enabled=bool(args.csv)):
         try:
-            row = {"image": path, **service.predict(args.model, path, weights=args.weights, **options).to_dict()}
+            source = "cli" if args.log else None
+            row = {"image": path, **service.predict(args.model, path, weights=args.weights, source=source,
+                                                    **options).to_dict()}
         except (ImageError, InferenceError) as error:  # one failing image must not stop the batch
             row = {"image": path, "error": error.payload()}
         rows.append(row)
         print(json.dumps(row) if args.json else _describe(row), flush=True)
     if args.csv:
         _write_csv(rows, args.csv)
+    if args.log and not monitoring.flush():
+        print("warning: the prediction log could not write every record (see the messages above)", file=sys.stderr)
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -224,6 +234,11 @@ def _bench(args: argparse.Namespace) -> int:
         return print_api_benchmark(args.model or ["mobilenet_v2", "yolo11n"], clients, args.seconds, args.image)
     if args.memory:
         return print_memory_benchmark(args.large_photos)
+    if args.monitor:
+        from core.monitoring.bench import print_monitor_benchmark
+
+        models = args.model or ["mobilenet_v2", "cifar10_cnn", "yolo11n"]
+        return print_monitor_benchmark(models, args.image, args.runs or 200)
     if args.batch:
         from core.batch.bench import print_batch_benchmark
 

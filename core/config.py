@@ -60,6 +60,11 @@ MLFLOW_ARTIFACTS = PROJECT_ROOT / "mlruns"
 OPTUNA_DB = PROJECT_ROOT / "optuna.db"
 RETRAINING_DIR = METRICS_DIR / "retraining"  # one decision record per retraining run
 
+MONITOR_DB_ENV = "VISION_MONITOR_DB"  # monitoring (core/monitoring): the prediction log
+MONITOR_QUEUE_ENV = "VISION_MONITOR_QUEUE"
+MONITOR_IMAGES_ENV = "VISION_MONITOR_IMAGES"
+PROFILES_DIR = PROJECT_ROOT / "assets" / "monitoring"  # reference profiles (python -m training.profile)
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -96,6 +101,10 @@ VARIABLES = (
              "logs its runs and the registry lives (any MLflow server URL)"),
     Variable(MLFLOW_ALIAS_ENV, "unset (files in `models/`)", "an alias such as `champion`: the app, CLI and API "
              "load our trained models from the MLflow registry version that carries it"),
+    Variable(MONITOR_DB_ENV, "`monitor.db` in the project", "the prediction log: a SQLite file path or a database "
+             "URL (`postgresql://user:password@host/db`); `none` turns logging off"),
+    Variable(MONITOR_QUEUE_ENV, "`1000`", "records waiting for the log's writer; more are dropped and counted"),
+    Variable(MONITOR_IMAGES_ENV, "unset", "`1` also stores each prediction's model input (a JPEG) in the log"),
 )
 
 
@@ -191,6 +200,25 @@ def mlflow_artifact_root() -> Path | None:
 def mlflow_alias() -> str | None:
     """The registry alias our trained models are served from, or None to serve the files in models/."""
     return _value(MLFLOW_ALIAS_ENV) or None
+
+
+def monitor_url() -> str | None:
+    """The prediction log's SQLAlchemy URL, or None when logging is off."""
+    from core.monitoring.store import database_url  # SQLAlchemy stays unimported until a log is wanted
+    value = _value(MONITOR_DB_ENV) or str(PROJECT_ROOT / "monitor.db")  # beside mlflow.db; gitignored
+    return None if value.lower() in ("none", "off", "0") else database_url(value)
+
+
+def use_monitor_db(value: str) -> None:
+    os.environ[MONITOR_DB_ENV] = value  # the log of this process, and of the processes it starts
+
+
+def monitor_queue() -> int:
+    return int(_number(MONITOR_QUEUE_ENV, 1000, whole=True))
+
+
+def monitor_images() -> bool:
+    return _value(MONITOR_IMAGES_ENV).lower() in ("1", "true", "yes")
 
 
 def settings_for_workers() -> dict[str, str]:

@@ -33,6 +33,8 @@ class Classification:
     classes: tuple[str, ...] = field(default=(), repr=False)  # the model's label vocabulary, index order
     version: str = ""  # a short digest of the weights file
     options: dict = field(default_factory=dict, compare=False)  # e.g. {"top_k": 5}
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)  # the penultimate layer
+    prediction_id: str = field(default="", compare=False)  # set when the prediction log recorded it
 
     @property
     def top(self) -> ClassScore:
@@ -54,6 +56,7 @@ class Classification:
             "version": self.version,
             "top_k": [score.to_dict() for score in self.top_k],
             "latency_ms": round(self.latency_ms, 3),
+            **logged_as(self.prediction_id),
         }
 
 
@@ -85,6 +88,7 @@ class Detections:
     classes: tuple[str, ...] = field(default=(), repr=False)  # every label the detector knows, class-id order
     version: str = ""  # a short digest of the weights file
     options: dict = field(default_factory=dict, compare=False)  # e.g. {"conf": 0.25, "iou": 0.7, "imgsz": 640}
+    prediction_id: str = field(default="", compare=False)  # set when the prediction log recorded it
 
     def __len__(self) -> int:
         return len(self.detections)
@@ -113,7 +117,13 @@ class Detections:
             "version": self.version,
             "detections": [detection.to_dict() for detection in self.detections],
             "latency_ms": round(self.latency_ms, 3),
+            **logged_as(self.prediction_id),
         }
+
+
+def logged_as(prediction_id: str) -> dict:
+    """The id to send feedback with, in a result's JSON, when the prediction log recorded it."""
+    return {"prediction_id": prediction_id} if prediction_id else {}
 
 
 def label_counts(labels: Iterable[str]) -> str:

@@ -10,11 +10,12 @@ on an input raises InferenceError naming the model and the cause.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from core import config
-from core.errors import ImageError, InferenceError, InvalidOptionError, VisionError
+from core import config, monitoring
+from core.errors import ImageError, InferenceError, InvalidOptionError, RequestError, VisionError
 from core.io.images import ImageSource, load_image
 from core.models import loading
 from core.models.registry import REGISTRY, get_spec
@@ -108,34 +109,74 @@ def options_for(name: str, **given) -> dict:
     return options
 
 
-def predict(name: str, image: ImageSource, *, weights: str | None = None, **options):
+def predict(name: str, image: ImageSource, *, weights: str | None = None, source: str | None = None, **options):
     """One image through model `name`: a Classification or Detections. Options: top_k for a
-    classifier; conf, iou and imgsz for a detector."""
+    classifier; conf, iou and imgsz for a detector. With a `source` (app, api, cli) the prediction,
+    or its failure, is recorded in the prediction log and the result carries its `prediction_id`."""
     chosen = options_for(name, **options)
     model = load(name, weights)
-    pixels = load_image(image)
-    return guarded(name, lambda: model.predict(pixels, **chosen))
+    start = time.perf_counter()
+    try:
+        pixels = load_image(image)
+        result = guarded(name, lambda: model.predict(pixels, **chosen))
+    except (ImageError, InferenceError) as error:
+        if source:
+            monitoring.record_failure(name, error, source, _ms_since(start))
+        raise
+    return _logged(result, pixels, source, _ms_since(start))
+
+
+def _logged(result, pixels, source: str | None, latency_ms: float):
+    """`result`, recorded in the prediction log (and carrying its id) when a `source` asks for it."""
+    if not source:
+        return result
+    prediction_id = monitoring.new_prediction_id()
+    monitoring.record(result, pixels, source, latency_ms, prediction_id)
+    return replace(result, prediction_id=prediction_id)
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def feedback(prediction_id: str, correct: bool, label: str | None = None, source: str = "api") -> None:
+    """A user's verdict on a logged prediction: right, or wrong (and, if they say, what it shows).
+    Raises RequestError for an id the log has never handed out or a label the model does not
+    know, ConfigError when logging is off."""
+    if not isinstance(correct, bool):
+        raise RequestError(f"correct must be true or false, not {correct!r}.")
+    found = monitoring.logged_prediction(prediction_id)
+    if label is not None and label not in labels(found["model"]):
+        raise RequestError(f"{get_spec(found['model']).title} has no class {label!r}.")
+    monitoring.record_feedback(prediction_id, correct, label, source)
 
 
 def iter_predictions(name: str, images: Iterable[ImageSource], *, batch_size: int = BATCH_SIZE,
-                     weights: str | None = None, **options) -> Iterator:
+                     weights: str | None = None, source: str | None = None, **options) -> Iterator:
     """Results for many images, in order, produced as they are computed (a classifier runs
-    `batch_size` images per model call). A bad image raises ImageError when it is reached."""
+    `batch_size` images per model call). A bad image raises ImageError when it is reached. A
+    `source` logs each prediction (see `predict`)."""
     chosen = options_for(name, **options)
     model = load(name, weights)
     if get_spec(name).task != "classify":
         for image in images:
-            pixels = load_image(image)
-            yield guarded(name, lambda: model.predict(pixels, **chosen))
+            yield predict(name, image, weights=weights, source=source, **chosen)
         return
     batch = []
     for image in images:
         batch.append(load_image(image))
         if len(batch) == batch_size:
-            yield from guarded(name, lambda: model.predict_batch(batch, **chosen))
+            yield from _classified(name, model, batch, chosen, source)
             batch = []
     if batch:
-        yield from guarded(name, lambda: model.predict_batch(batch, **chosen))
+        yield from _classified(name, model, batch, chosen, source)
+
+
+def _classified(name: str, model, batch: list, options: dict, source: str | None) -> list:
+    start = time.perf_counter()
+    results = guarded(name, lambda: model.predict_batch(batch, **options))
+    each_ms = _ms_since(start) / len(batch)
+    return [_logged(result, pixels, source, each_ms) for result, pixels in zip(results, batch)]
 
 
 def predict_many(name: str, images: Iterable[ImageSource], **options) -> list:
@@ -143,18 +184,28 @@ def predict_many(name: str, images: Iterable[ImageSource], **options) -> list:
     return list(iter_predictions(name, images, **options))
 
 
-def predict_each(name: str, images: Iterable[ImageSource], **options) -> list:
+def predict_each(name: str, images: Iterable[ImageSource], *, source: str | None = None, **options) -> list:
     """`predict_many`, except that an image that cannot be decoded takes its ImageError's place in
-    the list instead of stopping the rest (what a request of several uploads wants)."""
+    the list instead of stopping the rest (what a request of several uploads wants). A `source`
+    logs each image's prediction or error (see `predict`)."""
     chosen = options_for(name, **options)
     load(name)  # a model that cannot load fails the whole call, before any decoding
+    start = time.perf_counter()
     decoded = []
     for image in images:
         try:
             decoded.append(load_image(image))
         except ImageError as error:
             decoded.append(error)
-    answers = iter(predict_many(name, [pixels for pixels in decoded if not isinstance(pixels, ImageError)], **chosen))
+            if source:
+                monitoring.record_failure(name, error, source, 0.0)
+    good = [pixels for pixels in decoded if not isinstance(pixels, ImageError)]
+    try:
+        answers = iter(predict_many(name, good, source=source, **chosen))
+    except InferenceError as error:
+        for _ in good if source else ():
+            monitoring.record_failure(name, error, source, _ms_since(start) / len(good))
+        raise
     return [item if isinstance(item, ImageError) else next(answers) for item in decoded]
 
 

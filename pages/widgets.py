@@ -111,12 +111,12 @@ def load_model(name: str):
 @st.cache_data(max_entries=RESULTS_KEPT, ttl=KEPT_FOR_S, show_spinner=False)
 def classify(name: str, pixels: np.ndarray) -> Classification:
     """Cached per model and image: moving a slider never re-runs the model."""
-    return service.predict(name, pixels, top_k=MAX_TOP_K)
+    return service.predict(name, pixels, top_k=MAX_TOP_K, source="app")
 
 
 @st.cache_data(max_entries=RESULTS_KEPT, ttl=KEPT_FOR_S, show_spinner=False)
 def detect(name: str, pixels: np.ndarray, conf: float = CONFIDENCE, iou: float = NMS_IOU) -> Detections:
-    return service.predict(name, pixels, conf=conf, iou=iou)
+    return service.predict(name, pixels, conf=conf, iou=iou, source="app")
 
 
 @st.cache_data(max_entries=EXPLANATIONS_KEPT, ttl=KEPT_FOR_S, show_spinner="Computing the heatmap…")

@@ -28,6 +28,15 @@ def mlflow_store(tmp_path_factory) -> str:
     return uri
 
 
+@pytest.fixture(scope="session", autouse=True)
+def monitor_store(tmp_path_factory) -> Path:
+    """The prediction log of every app, API and CLI the tests start is a temporary SQLite file,
+    never the project's monitor.db (a test wanting its own sets VISION_MONITOR_DB itself)."""
+    path = tmp_path_factory.mktemp("monitor") / "monitor.db"
+    os.environ["VISION_MONITOR_DB"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def weights_dir() -> Path:
     return _env_dir("VISION_WEIGHTS_DIR")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -90,6 +91,7 @@ def test_predict_answers_as_the_service_does(api, jpegs, photo_paths):
         reply = _predict(api, model, {"file": (f"{image}.jpg", jpegs[image], "image/jpeg")}, **options)
         assert reply.status_code == 200, reply.text
         (row,) = reply.json()
+        assert len(row.pop("prediction_id")) == 32  # the API logs its predictions
         expected = {"image": f"{image}.jpg", **service.predict(model, photo_paths[image], **options).to_dict()}
         assert _without_latency(row) == _without_latency(expected), model
     bus = _predict(api, "yolo11n", {"file": ("bus.jpg", jpegs["bus"])}, conf=0.5).json()[0]
@@ -97,9 +99,9 @@ def test_predict_answers_as_the_service_does(api, jpegs, photo_paths):
 
 
 def _without_latency(row: dict) -> dict:
-    """The row without its latency, every number rounded to 4 places (the same runtime gives the
-    same numbers in two processes, to float precision)."""
-    return _rounded({key: value for key, value in row.items() if key != "latency_ms"})
+    """The row without its latency and its log id (new for each request), every number rounded to
+    4 places (the same runtime gives the same numbers in two processes, to float precision)."""
+    return _rounded({key: value for key, value in row.items() if key not in ("latency_ms", "prediction_id")})
 
 
 def _rounded(value):
@@ -284,3 +286,18 @@ def test_docs_are_served_from_the_package_and_list_every_route(api):
 def test_serve_binds_this_machine_only_by_default():
     args = _parser().parse_args(["serve", "--port", "8123"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 8123, 1)
+
+
+def test_feedback_on_a_logged_prediction_and_the_log_counters(api, jpegs):
+    row = _predict(api, "cifar10_cnn", {"file": ("cat.jpg", jpegs["cat"])}).json()[0]
+    kept = api.post("/v1/feedback", json={"prediction_id": row["prediction_id"], "correct": False, "label": "cat"})
+    assert kept.status_code == 200 and kept.json() == {"kept": True}
+    _error(api.post("/v1/feedback", json={"prediction_id": "0" * 32, "correct": True}), 400, "invalid_request")
+    wrong_label = {"prediction_id": row["prediction_id"], "correct": False, "label": "unicorn"}
+    _error(api.post("/v1/feedback", json=wrong_label), 400, "invalid_request")
+    _error(api.post("/v1/feedback", json={"correct": True}), 422, "invalid_option")
+    deadline = time.monotonic() + 10
+    while metric_value(api.get("/metrics").text, "vision_monitor_records_written") < 1:
+        assert time.monotonic() < deadline, "the server's log wrote nothing"
+        time.sleep(0.1)
+    assert metric_value(api.get("/metrics").text, "vision_monitor_records_dropped") == 0

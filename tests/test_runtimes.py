@@ -32,14 +32,14 @@ def test_one_thread_interpreters_serve_concurrent_calls_with_the_same_answers(we
     model = get_model("cifar10_cnn")
     # This model's own export (other tests export other cifar10_cnn weights into the same cache).
     export = runtimes.cached_export("cifar10_cnn", model.weights, ".tflite",
-                                    lambda target: runtimes.export_tflite(model.model, target))
-    runner = runtimes.TfliteRunner(export, threads=1)
+                                    lambda target: runtimes.export_tflite(model.with_features, target))
+    runner = runtimes.TfliteRunner(export, classes=10, threads=1)
     assert runner._idle.qsize() == max(1, os.cpu_count())
     inputs = [model.model_input(photos[stem])[None] for stem in ("dog", "cat", "bus")] * 8
     alone = [model._single(one) for one in inputs]  # the model's own interpreter, one call at a time
     with ThreadPoolExecutor(4) as threads:
         together = list(threads.map(runner, inputs))
-    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    assert all(np.array_equal(x, y) for a, b in zip(alone, together) for x, y in zip(a, b, strict=True))
     assert runner._idle.qsize() == max(1, os.cpu_count())  # every interpreter returned
 
 

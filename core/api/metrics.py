@@ -38,6 +38,20 @@ class ApiMetrics:
         self.timeouts = Counter("vision_api_inference_timeouts", "Inferences that took longer than the limit",
                                 ["model"], registry=self.registry)
 
+        self.log_written = Gauge("vision_monitor_records_written", "Prediction records this process wrote to the "
+                                 "log", registry=self.registry)
+        self.log_dropped = Gauge("vision_monitor_records_dropped", "Prediction records dropped because the log's "
+                                 "queue was full", registry=self.registry)
+        self.log_queued = Gauge("vision_monitor_queue", "Prediction records waiting for the writer",
+                                registry=self.registry)
+
+    def observe_log(self, log) -> None:
+        """The prediction log's counters, as they are now (all 0 when logging is off)."""
+        counts = log.counts if log else None
+        self.log_written.set(counts.written if counts else 0)
+        self.log_dropped.set(counts.dropped if counts else 0)
+        self.log_queued.set(log.queued if log else 0)
+
     def model_label(self, name: str | None) -> str:
         return name if name in self.models else ""
 

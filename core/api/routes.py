@@ -10,8 +10,9 @@ import io
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
-from core import config, service
+from core import config, monitoring, service
 from core.api import oip
 from core.api.uploads import Upload, read_uploads
 from core.errors import InvalidOptionError, RequestError, VisionError
@@ -102,7 +103,7 @@ async def predict(
     options = service.options_for(name, **{key: value for key, value in given.items() if value is not None})
     uploads = await _uploads(request, ("file", "files"))
     answers = await _server(request).infer(name, "predict", service.predict_each, name,
-                                           [upload.data for upload in uploads], **options)
+                                           [upload.data for upload in uploads], source="api", **options)
     if len(uploads) == 1 and isinstance(answers[0], VisionError):
         raise answers[0]
     return JSONResponse([_row(upload.filename, answer) for upload, answer in zip(uploads, answers)])
@@ -165,12 +166,28 @@ async def infer(name: str, request: Request) -> dict:
     service.model_info(name)
     parsed = oip.parse(await request.body())
     options = service.options_for(name, **oip.options(parsed))
-    results = await _server(request).infer(name, "infer", service.predict_many, name, oip.images(parsed), **options)
+    results = await _server(request).infer(name, "infer", service.predict_many, name, oip.images(parsed),
+                                           source="api", **options)
     return oip.response(name, results[0].version, parsed, results)
+
+
+class Feedback(BaseModel):
+    prediction_id: str = Field(description="the `prediction_id` of a predict answer")
+    correct: bool = Field(description="whether the top answer was right")
+    label: str | None = Field(None, description="what the image really shows (one of the model's labels)")
+
+
+@router.post("/v1/feedback", tags=["monitoring"], summary="Say whether a logged prediction was right")
+def feedback(body: Feedback) -> dict:
+    """Kept in the prediction log: /monitor and `python -m core monitor report` track the rolling
+    accuracy it gives."""
+    service.feedback(body.prediction_id, body.correct, body.label, source="api")
+    return {"kept": True}
 
 
 @router.get("/metrics", tags=["health"], summary="Prometheus metrics")
 async def metrics(request: Request) -> Response:
     server = _server(request)
     server.metrics.queued.set(server.pool.pending)
+    server.metrics.observe_log(monitoring.prediction_log())
     return Response(generate_latest(server.metrics.registry), media_type=CONTENT_TYPE_LATEST)

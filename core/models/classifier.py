@@ -32,13 +32,16 @@ class KerasClassifier:
         self.model = model
         self.labels = labels
         self._outputs_probabilities = _ends_in_softmax(model)
+        # The penultimate layer comes out of the same call as the answer: monitoring's embedding
+        # costs no second pass.
+        self.with_features = with_features(model)
         # One traced graph for any batch size: much faster than model.predict per image, and
         # safe to call from several threads once traced (we trace it here, while loading).
         signature = tf.TensorSpec((None, spec.input_size, spec.input_size, 3), tf.float32)
-        self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+        self._forward = tf.function(lambda x: self.with_features(x, training=False), input_signature=[signature])
         self._forward(np.zeros((1, spec.input_size, spec.input_size, 3), np.float32))
         # Single images go through TFLite when an export exists: same outputs, ~4x faster.
-        self._single = TfliteRunner(fast_path) if fast_path else self._forward
+        self._single = TfliteRunner(fast_path, spec.num_classes) if fast_path else self._forward
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """The exact RGB uint8 pixels the model receives for `image`."""
@@ -47,10 +50,14 @@ class KerasClassifier:
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of model inputs (N×S×S×3 pixels)."""
+        return self.probabilities_and_features(inputs)[0]
+
+    def probabilities_and_features(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and the penultimate layer's features, from one model call."""
         batch = np.asarray(inputs, np.float32)
-        outputs = self._single(batch) if len(batch) == 1 else self._forward(batch)
+        outputs, features = self._single(batch) if len(batch) == 1 else self._forward(batch)
         outputs = np.asarray(outputs)
-        return outputs if self._outputs_probabilities else _softmax(outputs)
+        return (outputs if self._outputs_probabilities else _softmax(outputs)), np.asarray(features)
 
     def predict(self, image: np.ndarray, top_k: int = TOP_K) -> Classification:
         return self.predict_batch([image], top_k)[0]
@@ -63,7 +70,7 @@ class KerasClassifier:
     def classify_inputs(self, pixels: np.ndarray, top_k: int = TOP_K) -> list[Classification]:
         """predict_batch on images already fitted by model_input (a batch job fits them in other threads)."""
         start = time.perf_counter()
-        probabilities = self.probabilities(pixels)
+        probabilities, features = self.probabilities_and_features(pixels)
         latency_ms = (time.perf_counter() - start) * 1000 / len(pixels)
         return [
             Classification(
@@ -75,8 +82,9 @@ class KerasClassifier:
                 classes=self.labels,
                 version=self.version,
                 options={"top_k": top_k},
+                features=vector,
             )
-            for row, one in zip(probabilities, pixels)
+            for row, one, vector in zip(probabilities, pixels, features)
         ]
 
 
@@ -90,8 +98,29 @@ def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> K
             model = keras.saving.load_model(path, compile=False)
     fast_path = None
     if fast_runtime():
-        fast_path = cached_export(spec.name, path, ".tflite", lambda target: export_tflite(model, target))
+        fast_path = cached_export(spec.name, path, ".tflite",
+                                  lambda target: export_tflite(with_features(model), target))
     return KerasClassifier(spec, model, _labels(spec), path, fast_path)
+
+
+def with_features(model):
+    """`model` with a second output: its penultimate layer, the pooled features the head reads
+    (the last global pooling layer's output, else the last Dense layer's input)."""
+    keras = frameworks.keras()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    pooled = [i for i, kind in enumerate(kinds) if kind.startswith("Global")]
+    at = pooled[-1] + 1 if pooled else max(i for i, kind in enumerate(kinds) if kind == "Dense")
+    try:
+        inputs, outputs = model.inputs, model.output
+        features = model.layers[at - 1].output if pooled else model.layers[at].input
+    except (AttributeError, ValueError):  # a Sequential model never called: call its layers on an input
+        inputs = keras.Input(model.input_shape[1:])
+        outputs = inputs
+        for index, layer in enumerate(model.layers):
+            if index == at:
+                features = outputs
+            outputs = layer(outputs)
+    return keras.Model(inputs, [outputs, features], name=f"{model.name}_with_features")
 
 
 def _build_application(spec: ModelSpec, weights: Path):

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir  # noqa: F401 (re-exported)
-from core.config import inference_threads
+from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir, inference_threads  # noqa: F401 (re-exported)
 
-EXPORT_VERSION = "2"  # bump when an export recipe changes, so stale caches are not reused
+EXPORT_VERSION = "3"  # bump when an export recipe changes, so stale caches are not reused
 VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
 
 
@@ -73,12 +72,13 @@ def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path]
 
 
 class TfliteRunner:
-    """TFLite interpreters for one image at a time. An interpreter is not thread-safe, so each call
+    """TFLite interpreters for one image at a time, returning every output of the model (with
+    `classes`, the output of that width first: a classifier's answer, then its features). An interpreter is not thread-safe, so each call
     borrows one of cores ÷ `threads` interpreters: with one thread per call, two cores run two calls
     side by side, which serves concurrent requests better than splitting every call between them;
     with the default (every core per call), calls take turns on one interpreter."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, classes: int | None = None, threads: int | None = None):
         tf = frameworks.tensorflow()
         cores = os.cpu_count() or 1
         threads = threads or inference_threads()
@@ -90,14 +90,16 @@ class TfliteRunner:
             interpreter.allocate_tensors()
             self._idle.put(interpreter)
         self._input = interpreter.get_input_details()[0]["index"]
-        self._output = interpreter.get_output_details()[0]["index"]
+        outputs = interpreter.get_output_details()  # in the converter's order, not the model's
+        outputs.sort(key=lambda detail: detail["shape"][-1] != classes)
+        self._outputs = [detail["index"] for detail in outputs]
 
-    def __call__(self, batch_of_one: np.ndarray) -> np.ndarray:
+    def __call__(self, batch_of_one: np.ndarray) -> list[np.ndarray]:
         interpreter = self._idle.get()  # waits while every interpreter is busy
         try:
             interpreter.set_tensor(self._input, np.asarray(batch_of_one, np.float32))
             interpreter.invoke()
-            return interpreter.get_tensor(self._output).copy()
+            return [interpreter.get_tensor(index).copy() for index in self._outputs]
         finally:
             self._idle.put(interpreter)
 
