@@ -179,8 +179,7 @@ class Feedback(BaseModel):
 
 @router.post("/v1/feedback", tags=["monitoring"], summary="Say whether a logged prediction was right")
 def feedback(body: Feedback) -> dict:
-    """Kept in the prediction log: /monitor and `python -m core monitor report` track the rolling
-    accuracy it gives."""
+    """Kept in the prediction log: `python -m core monitor report` tracks the rolling accuracy it gives."""
     service.feedback(body.prediction_id, body.correct, body.label, source="api")
     return {"kept": True}
 
