@@ -23,7 +23,6 @@ from core.monitoring.writer import Pending, PredictionLog
 
 log = logging.getLogger("core.monitoring")
 
-SOURCES = ("app", "api", "cli")
 FEEDBACK_WAIT_S = 5.0  # how long feedback waits for its prediction to be written
 
 _log: PredictionLog | None = None
@@ -51,15 +50,14 @@ def new_prediction_id() -> str:
     return uuid.uuid4().hex
 
 
-def record(result, pixels: np.ndarray, source: str, latency_ms: float, prediction_id: str,
-           role: str = "served", shadow_of: str | None = None) -> None:
+def record(result, pixels: np.ndarray, source: str, latency_ms: float, prediction_id: str) -> None:
     """Log a prediction (a Classification or Detections) of `pixels`."""
     target = prediction_log()
     if target is None:
         return
     record = pending(result, pixels)
     record.row.update({"prediction_id": prediction_id, "created_at": time.time(), "source": source,
-                       "model": result.model, "version": result.version, "role": role, "shadow_of": shadow_of,
+                       "model": result.model, "version": result.version, "role": "served",
                        "latency_ms": latency_ms, "error": None})
     target.submit(record)
 
@@ -75,13 +73,13 @@ def pending(result, pixels: np.ndarray) -> Pending:
     return Pending({"width": width, "height": height, **summary}, thumbnail, getattr(result, "features", None))
 
 
-def record_failure(model: str, error: VisionError, source: str, latency_ms: float, role: str = "served") -> None:
+def record_failure(model: str, error: VisionError, source: str, latency_ms: float) -> None:
     """Log a request for `model` that failed with `error` (its code only: messages may quote input)."""
     target = prediction_log()
     if target is None:
         return
     row = {"prediction_id": new_prediction_id(), "created_at": time.time(), "source": source, "model": model,
-           "version": "", "role": role, "latency_ms": latency_ms, "error": error.code}
+           "version": "", "role": "served", "latency_ms": latency_ms, "error": error.code}
     target.submit(Pending(row))
 
 

@@ -15,7 +15,7 @@ Evidently conflicts with our plotly pin and alibi-detect needs numpy < 2, hence 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -113,8 +113,6 @@ def _mmd_squared(kernel: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
 
 def holm(tests: list[DriftTest], alpha: float) -> list[DriftTest]:
     """The tests with Holm-adjusted p-values and their verdicts at family-wise level `alpha`."""
-    from dataclasses import replace
-
     order = sorted(range(len(tests)), key=lambda i: tests[i].p_value)
     adjusted = [1.0] * len(tests)
     running = 0.0

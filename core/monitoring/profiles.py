@@ -73,7 +73,7 @@ def save(profile: Profile, folder: Path | None = None) -> Path:
         body["embedding"] = {"file": arrays.name, "dims": int(profile.projection.components.shape[0]),
                              "features": int(profile.projection.components.shape[1]),
                              "sample": len(profile.embeddings)}
-    write_text(target, json.dumps(body, indent=1) + "\n")
+    write_text(target, json.dumps(body, separators=(",", ":")) + "\n")  # thousands of samples: no indent
     return target
 
 

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from core import config
 from core.errors import ConfigError, RequestError
 from core.monitoring import store
-from core.monitoring.writer import _engine
 
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RECORD_COLUMNS = [column.name for column in store.predictions.columns if column.name != "image"]
@@ -23,7 +22,7 @@ def engine() -> sa.Engine:
     url = config.monitor_url()
     if url is None:
         raise ConfigError(f"Prediction logging is off ({config.MONITOR_DB_ENV}=none): there is nothing to read.")
-    return _engine(url)
+    return store.ready_engine(url)
 
 
 def parse_since(text: str) -> float:

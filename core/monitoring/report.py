@@ -46,8 +46,8 @@ def build(model: str, size: int | None = 500, since_s: float | None = None, alph
           min_features: int = 2, role: str = "served") -> DriftReport:
     """Report on `model`'s latest `size` records (or those of the last `since_s` seconds)."""
     described = f"since {since_s:g} s" if since_s is not None else f"latest {size}"
-    frame = queries.window(model, None if since_s is not None else size, since_s, role)
     everything = queries.window(model, None if since_s is not None else size, since_s, role, errors=True)
+    frame = everything[everything["error"].isna()].reset_index(drop=True)
     health = _health(model, frame, everything)
     profile = profiles.load(model)
     notes = []

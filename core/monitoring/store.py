@@ -10,6 +10,7 @@ Times are Unix seconds (a float): the same type and meaning in both databases.
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -83,15 +84,29 @@ def engine(url: str) -> sa.Engine:
     try:
         made = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as error:
-        raise ConfigError(f"The monitoring database URL {_safe(url)!r} cannot be used: {error}.") from None
+        raise ConfigError(f"The monitoring database URL {safe_url(url)!r} cannot be used: {error}.") from None
     if made.dialect.name == "sqlite":
         sa.event.listen(made, "connect", _sqlite_pragmas)
         Path(made.url.database or ".").parent.mkdir(parents=True, exist_ok=True)
     return made
 
 
-def ensure_schema(connectable: sa.Engine) -> None:
-    metadata.create_all(connectable, checkfirst=True)
+def ready_engine(url: str) -> sa.Engine:
+    """The engine for `url`, its schema created once (under a lock: the writer and a reader may
+    ask at the same moment; another process may too, hence the second try)."""
+    made = engine(url)
+    with _ready_guard:
+        if url not in _ready:
+            try:
+                metadata.create_all(made, checkfirst=True)
+            except sa.exc.DBAPIError:  # another process created a table between our check and create
+                metadata.create_all(made, checkfirst=True)
+            _ready.add(url)
+    return made
+
+
+_ready: set[str] = set()
+_ready_guard = threading.Lock()
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -104,7 +119,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """`url` without its password, for messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -133,7 +133,7 @@ class PredictionLog:
     def _insert(self, rows: list[dict]) -> None:
         from core.monitoring import store
 
-        with _engine(self.url).begin() as connection:
+        with store.ready_engine(self.url).begin() as connection:
             connection.execute(store.predictions.insert(), rows)
 
     def _write_stats(self) -> None:
@@ -145,7 +145,7 @@ class PredictionLog:
                   "failed_writes": self.counts.failed_writes}
         table = store.log_writers
         try:
-            with _engine(self.url).begin() as connection:
+            with store.ready_engine(self.url).begin() as connection:
                 done = connection.execute(table.update().where(table.c.writer == self.writer_id).values(values))
                 if not done.rowcount:
                     connection.execute(table.insert().values(writer=self.writer_id, **values))
@@ -153,26 +153,6 @@ class PredictionLog:
             pass
 
     def _safe_url(self) -> str:
-        from core.monitoring.store import _safe
+        from core.monitoring.store import safe_url
 
-        return _safe(self.url)
-
-
-def _engine(url: str):
-    """The engine for `url`, its schema created once (under a lock: the writer and a reader may
-    ask at the same moment; another process may too, hence the second try)."""
-    from core.monitoring import store
-
-    made = store.engine(url)
-    with _ready_guard:
-        if url not in _ready:
-            try:
-                store.ensure_schema(made)
-            except Exception:  # noqa: BLE001 (another process created a table between our check and create)
-                store.ensure_schema(made)
-            _ready.add(url)
-    return made
-
-
-_ready: set[str] = set()
-_ready_guard = threading.Lock()
+        return safe_url(self.url)
