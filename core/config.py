@@ -64,6 +64,9 @@ MONITOR_DB_ENV = "VISION_MONITOR_DB"  # monitoring (core/monitoring): the predic
 MONITOR_QUEUE_ENV = "VISION_MONITOR_QUEUE"
 MONITOR_IMAGES_ENV = "VISION_MONITOR_IMAGES"
 PROFILES_DIR = PROJECT_ROOT / "assets" / "monitoring"  # reference profiles (python -m training.profile)
+ALERT_RULES = PROFILES_DIR / "alerts.toml"
+ALERT_WEBHOOK_ENV = "VISION_ALERT_WEBHOOK"
+MONITOR_CHECK_ENV = "VISION_MONITOR_CHECK_S"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ VARIABLES = (
              "URL (`postgresql://user:password@host/db`); `none` turns logging off"),
     Variable(MONITOR_QUEUE_ENV, "`1000`", "records waiting for the log's writer; more are dropped and counted"),
     Variable(MONITOR_IMAGES_ENV, "unset", "`1` also stores each prediction's model input (a JPEG) in the log"),
+    Variable(ALERT_WEBHOOK_ENV, "unset", "a URL each firing or resolved alert is posted to as JSON (Slack-compatible)"),
+    Variable(MONITOR_CHECK_ENV, "`300`", "seconds between the API's checks of the alert rules; `0` turns them off"),
 )
 
 
@@ -219,6 +224,15 @@ def monitor_queue() -> int:
 
 def monitor_images() -> bool:
     return _value(MONITOR_IMAGES_ENV).lower() in ("1", "true", "yes")
+
+
+def alert_webhook() -> str | None:
+    return _value(ALERT_WEBHOOK_ENV) or None
+
+
+def monitor_check_s() -> float | None:
+    """Seconds between the API's alert checks; None when they are off."""
+    return None if _value(MONITOR_CHECK_ENV) in ("0", "off", "none") else _number(MONITOR_CHECK_ENV, 300)
 
 
 def settings_for_workers() -> dict[str, str]:

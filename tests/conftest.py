@@ -38,6 +38,47 @@ def monitor_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server's URL (tests/databases.py); skipped only where none is installed
+    outside CI (CI installs it: there a missing server fails)."""
+    from databases import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql package.")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql).")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_log(tmp_path, monkeypatch) -> Path:
+    """A prediction log of this test's own: a new SQLite file."""
+    from core import monitoring
+
+    path = tmp_path / "monitor.db"
+    monkeypatch.setenv("VISION_MONITOR_DB", str(path))
+    yield path
+    monitoring.flush()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_log(request, tmp_path, monkeypatch) -> str:
+    """A new prediction log in each database the project supports: a SQLite file, and a new
+    database on a real PostgreSQL server."""
+    from databases import new_database
+
+    from core import monitoring
+
+    setting = str(tmp_path / "monitor.db")
+    if request.param == "postgresql":
+        setting = new_database(request.getfixturevalue("postgres"))
+    monkeypatch.setenv("VISION_MONITOR_DB", setting)
+    yield setting
+    monitoring.flush()
+
+
+@pytest.fixture(scope="session")
 def weights_dir() -> Path:
     return _env_dir("VISION_WEIGHTS_DIR")
 

@@ -17,18 +17,9 @@ import sqlalchemy as sa
 from core import monitoring, service
 from core.errors import ImageError, RequestError
 from core.io.datasets import load_image_folder
-from core.monitoring import queries, report, store
+from core.monitoring import alerts, queries, report, store
 
 WINDOW = 300
-
-
-@pytest.fixture
-def fresh_log(tmp_path, monkeypatch):
-    """A prediction log of this test's own (a new SQLite file)."""
-    path = tmp_path / "monitor.db"
-    monkeypatch.setenv("VISION_MONITOR_DB", str(path))
-    yield path
-    monitoring.flush()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def cifar_test(data_dir):
     return load_image_folder(data_dir / "cifar10" / "test")
 
 
-def test_predictions_land_in_the_log_with_their_fields(fresh_log, photos):
+def test_predictions_land_in_the_log_with_their_fields(any_log, photos):
     classified = service.predict("cifar10_cnn", photos["dog"], source="cli")
     detected = service.predict("yolo11n", photos["bus"], source="api")
     with pytest.raises(ImageError):
@@ -61,7 +52,23 @@ def test_predictions_land_in_the_log_with_their_fields(fresh_log, photos):
         assert stored.first() is None
 
 
-def test_feedback_is_kept_and_checked(fresh_log, photos):
+def test_answers_and_failures_write_in_one_batch(any_log, photos):
+    """The writer inserts many rows at once, and a failed request's row has fewer fields: CI once
+    caught them in one batch ("A value is required for bind parameter 'label'")."""
+    result = service.predict("cifar10_cnn", photos["dog"])  # no source: not logged by the service
+    answer = monitoring.pending(result, photos["dog"])
+    answer.row.update(prediction_id="a" * 32, created_at=1.0, source="cli", model=result.model,
+                      version=result.version, latency_ms=1.0)
+    failure = monitoring.writer.Pending({"prediction_id": "b" * 32, "created_at": 2.0, "source": "api",
+                                         "model": "cifar10_cnn", "latency_ms": 1.0, "error": "invalid_image"})
+    with queries.engine().begin() as connection:
+        connection.execute(store.predictions.insert(), [monitoring.finish(answer), monitoring.finish(failure)])
+    rows = queries.window("cifar10_cnn", 10, errors=True)
+    assert list(rows.prediction_id) == ["a" * 32, "b" * 32]  # and both as "served" (the column's default)
+    assert rows.label.iloc[0] == result.top.label and rows.version.iloc[1] == "" and pd.isna(rows.label.iloc[1])
+
+
+def test_feedback_is_kept_and_checked(any_log, photos):
     result = service.predict("cifar10_cnn", photos["cat"], source="app")
     service.feedback(result.prediction_id, False, "cat", source="app")
     assert queries.feedback_accuracy("cifar10_cnn", 10) == (0.0, 1)
@@ -82,8 +89,9 @@ def _corrupted(images: np.ndarray, kind: str, seed: int) -> np.ndarray:
 
 @pytest.mark.slow
 def test_clean_windows_stay_quiet_and_corrupted_ones_raise_drift(fresh_log, cifar_test):
-    """20 windows of 300 clean test images: at most one report of drift; darkened, blurred and
-    noisy windows: drift every time."""
+    """20 windows of 300 clean test images: at most one raises any alert (the shipped rules);
+    darkened, blurred and noisy windows: the drift alert every time."""
+    rules = alerts.load_rules()
     rng = np.random.default_rng(0)
     order = rng.permutation(len(cifar_test))
     alarms = 0
@@ -91,7 +99,7 @@ def test_clean_windows_stay_quiet_and_corrupted_ones_raise_drift(fresh_log, cifa
         images = cifar_test.images[order[start:start + WINDOW]]
         service.predict_many("cifar10_cnn", list(images), source="cli")
         assert monitoring.flush(30)
-        alarms += report.build("cifar10_cnn", WINDOW).drift
+        alarms += any(alert.firing for alert in alerts.evaluate(report.build("cifar10_cnn", WINDOW), rules))
     assert alarms <= 1
     for kind in ("dark", "blur", "noise"):
         for window in range(3):
@@ -99,7 +107,8 @@ def test_clean_windows_stay_quiet_and_corrupted_ones_raise_drift(fresh_log, cifa
             service.predict_many("cifar10_cnn", list(_corrupted(images, kind, window)), source="cli")
             assert monitoring.flush(30)
             found = report.build("cifar10_cnn", WINDOW)
-            assert found.drift, (kind, found.to_dict())
+            fired = [alert.rule for alert in alerts.evaluate(found, rules) if alert.firing]
+            assert found.drift and "drift" in fired, (kind, found.to_dict())
     noisy = [test for test in found.tests if test.feature == "sharpness"]
     assert noisy and noisy[0].drifted  # the last window is noisy: far "sharper" than the reference
 

@@ -21,6 +21,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from core import config, service
+from core.api.alerting import start_checks
 from core.api.limits import BodyLimit
 from core.api.metrics import ApiMetrics, MetricsMiddleware
 from core.api.pool import InferencePool
@@ -79,7 +80,10 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         threading.Thread(target=server.load_all, name="preload", daemon=True).start()
+        checks = start_checks(server.metrics)
         yield
+        if checks is not None:
+            checks.set()
         server.pool.shutdown()
 
     app = FastAPIOffline(title="Vision side by side", description=DESCRIPTION, version="1", lifespan=lifespan)

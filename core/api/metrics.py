@@ -45,6 +45,17 @@ class ApiMetrics:
         self.log_queued = Gauge("vision_monitor_queue", "Prediction records waiting for the writer",
                                 registry=self.registry)
 
+        self.alert_firing = Gauge("vision_alert_firing", "1 while an alert rule fires for a model (the latest "
+                                  "check's verdict)", ["rule", "model"], registry=self.registry)
+        self.alert_checked = Gauge("vision_alert_last_check_timestamp_seconds", "When the alert rules were last "
+                                   "judged", registry=self.registry)
+
+    def observe_alerts(self, judged, checked_at: float) -> None:
+        """A check's verdicts: every judged rule's gauge 1 or 0 (a rule not judged this time keeps its value)."""
+        for alert in judged:
+            self.alert_firing.labels(alert.rule, self.model_label(alert.model)).set(1 if alert.firing else 0)
+        self.alert_checked.set(checked_at)
+
     def observe_log(self, log) -> None:
         """The prediction log's counters, as they are now (all 0 when logging is off)."""
         counts = log.counts if log else None

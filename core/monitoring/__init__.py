@@ -123,7 +123,9 @@ def finish(record: Pending) -> dict:
         projection = projection_for(row["model"])
         if projection is not None and projection.mean.shape[-1] == record.features.shape[-1]:
             row["embedding"] = projection(record.features).astype(np.float32).tobytes()
-    return row
+    from core.monitoring.store import complete_row
+
+    return complete_row(row)
 
 
 def flush(timeout_s: float = 10.0) -> bool:

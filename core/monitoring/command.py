@@ -1,10 +1,13 @@
 """`python -m core monitor report [--model NAME] [--window N | --since 1h] [--json]`: each model's
-latest window of logged predictions against its reference profile."""
+latest window of logged predictions against its reference profile.
+`python -m core monitor check [--model NAME] [--rules FILE] [--json]`: the alert rules judged
+(cron-able: exit code 1 when any rule fires)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 DEFAULT_WINDOW = 500
 
@@ -19,6 +22,11 @@ def add_parser(commands) -> None:
     report.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of each report")
     report.add_argument("--json", action="store_true", help="one JSON object per model")
     report.set_defaults(handler=_report)
+    check = actions.add_parser("check", help="judge the alert rules; exit code 1 when any fires")
+    check.add_argument("--model", action="append", help="a logged model (default: every one in the log)")
+    check.add_argument("--rules", type=Path, help="a rules file (default: assets/monitoring/alerts.toml)")
+    check.add_argument("--json", action="store_true", help="one JSON object: every judged rule and what changed")
+    check.set_defaults(handler=_check)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -37,6 +45,30 @@ def _report(args: argparse.Namespace) -> int:
     if not names:
         print("the prediction log holds no predictions yet")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from core.models.registry import get_spec
+    from core.monitoring import alerts, checks
+
+    for name in args.model or ():
+        get_spec(name)
+    result = checks.check(args.model, alerts.load_rules(args.rules))
+    if args.json:
+        print(json.dumps({"firing": bool(result.firing), "alerts": [alert.to_dict() for alert in result.judged],
+                          "changes": [change.to_dict() for change in result.changes],
+                          "webhook_error": result.webhook_error}))
+    else:
+        for alert in result.judged:
+            mark = "FIRING" if alert.firing else "ok"
+            print(f"{alert.model:<22} {alert.rule:<10} {mark:<6} {alert.message}")
+            if alert.firing:
+                print(f"{'':<22} action: {alert.action}")
+        if not result.judged:
+            print("no rule could be judged yet: the prediction log holds too few records")
+        if result.webhook_error:
+            print(f"warning: {result.webhook_error}")
+    return 1 if result.firing else 0
 
 
 def describe(found) -> str:

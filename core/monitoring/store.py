@@ -2,7 +2,8 @@
 mode) and PostgreSQL (a deployment with several API workers or hosts) run the same statements.
 
 Tables: `predictions` (one row per logged prediction or failed request), `feedback` (a user's
-verdict on a prediction) and `log_writers` (each process's writer counters, so that drops in
+verdict on a prediction), `alerts` (each time a rule started firing, was still firing at a
+reminder, or resolved) and `log_writers` (each process's writer counters, so that drops in
 every API worker can be read in one place).
 Times are Unix seconds (a float): the same type and meaning in both databases.
 """
@@ -57,6 +58,21 @@ feedback = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
 )
 
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("rule", sa.String(16), nullable=False),  # drift, confidence, errors, latency, feedback
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # firing, or resolved
+    sa.Column("value", sa.Float),
+    sa.Column("threshold", sa.Float),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("notified", sa.Boolean, nullable=False),  # the webhook took it
+)
+sa.Index("alerts_rule_model", alerts.c.rule, alerts.c.model, alerts.c.id)
+
 log_writers = sa.Table(
     "log_writers", metadata,
     sa.Column("writer", sa.String(96), primary_key=True),  # host:pid:start
@@ -65,6 +81,16 @@ log_writers = sa.Table(
     sa.Column("dropped", sa.Integer, nullable=False),
     sa.Column("failed_writes", sa.Integer, nullable=False),
 )
+
+
+_WRITTEN = {column.name: column.default.arg if column.default is not None else None
+            for column in predictions.columns if column.name != "id"}
+
+
+def complete_row(row: dict) -> dict:
+    """`row` with every column present (None where it has no value): one insert of many rows needs
+    the same keys in each, and a failed request's row lacks the answer's fields."""
+    return {name: row.get(name, default) for name, default in _WRITTEN.items()}
 
 
 def database_url(setting: str) -> str:
