@@ -12,6 +12,7 @@ PAGES = [
     st.Page("pages/explain.py", title="Explain", icon=":material/visibility:", url_path="explain"),
     st.Page("pages/webcam.py", title="Webcam", icon=":material/photo_camera:", url_path="webcam"),
     st.Page("pages/batch.py", title="Batch", icon=":material/dynamic_feed:", url_path="batch"),
+    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitor_heart:", url_path="monitor"),
     st.Page("pages/dashboard.py", title="Dashboard", icon=":material/leaderboard:", url_path="dashboard"),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),
 ]

@@ -67,6 +67,8 @@ PROFILES_DIR = PROJECT_ROOT / "assets" / "monitoring"  # reference profiles (pyt
 ALERT_RULES = PROFILES_DIR / "alerts.toml"
 ALERT_WEBHOOK_ENV = "VISION_ALERT_WEBHOOK"
 MONITOR_CHECK_ENV = "VISION_MONITOR_CHECK_S"
+SHADOW_SHARE_ENV = "VISION_SHADOW_SHARE"
+SHADOW_ALIAS = "challenger"  # the registry alias that answers in shadow of the served model
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ VARIABLES = (
     Variable(MONITOR_IMAGES_ENV, "unset", "`1` also stores each prediction's model input (a JPEG) in the log"),
     Variable(ALERT_WEBHOOK_ENV, "unset", "a URL each firing or resolved alert is posted to as JSON (Slack-compatible)"),
     Variable(MONITOR_CHECK_ENV, "`300`", "seconds between the API's checks of the alert rules; `0` turns them off"),
+    Variable(SHADOW_SHARE_ENV, "`0`", "share of the API's predictions (0 to 1) the registry's `challenger` also "
+             "answers, after the response, for /monitor"),
 )
 
 
@@ -233,6 +237,17 @@ def alert_webhook() -> str | None:
 def monitor_check_s() -> float | None:
     """Seconds between the API's alert checks; None when they are off."""
     return None if _value(MONITOR_CHECK_ENV) in ("0", "off", "none") else _number(MONITOR_CHECK_ENV, 300)
+
+
+def shadow_share() -> float:
+    text = _value(SHADOW_SHARE_ENV) or "0"
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise ConfigError(f"{SHADOW_SHARE_ENV}={text!r}: use a share from 0 to 1, such as 0.1.")
+    return share
 
 
 def settings_for_workers() -> dict[str, str]:

@@ -162,9 +162,30 @@ def classification_card(name: str, image: InputImage, k: int, show_input: bool =
     st.markdown(f"## {result.top.label}")
     st.caption(f"{result.top.score:.1%} confident · {result.latency_ms:.1f} ms")
     st.plotly_chart(top_k_figure(result), key=f"topk_{name}_{image.name}", config={"displayModeBar": False})
+    if result.prediction_id:
+        verdict_control(result, f"verdict_{name}_{image.name}")
     if show_input:
         model_sees(image.pixels, result.model_input, get_spec(name).input_size)
     return result
+
+
+NOT_LISTED = "(none of its classes)"
+
+
+def verdict_control(result: Classification, key: str) -> None:
+    """"Right / wrong, it is a ...": a user's verdict on a logged prediction, kept in the log, where
+    the monitoring's rolling accuracy reads it. A form: choosing reruns nothing until Send."""
+    with st.popover("Right or wrong?"), st.form(f"{key}_form", border=False):
+        verdict = st.radio("This answer is", ["right", "wrong"], horizontal=True, key=f"{key}_choice")
+        truth = st.selectbox("If wrong, it is a …", [NOT_LISTED, *service.labels(result.model)], key=f"{key}_label")
+        sent = st.form_submit_button("Send")
+    if sent:  # said outside the popover, which closes as the page reruns
+        try:
+            label = None if verdict == "right" or truth == NOT_LISTED else truth
+            service.feedback(result.prediction_id, verdict == "right", label, source="app")
+            st.success(f"Thank you: your verdict ({verdict}) is kept in the prediction log.")
+        except VisionError as error:
+            show_error(result.model, error)
 
 
 def model_sees(original: np.ndarray, model_input: np.ndarray, side: int) -> None:

@@ -237,3 +237,23 @@ def test_webcam_snapshot_and_live_with_a_fake_camera(server, camera_browser, sho
     print(f"screenshot: {shots / 'webcam_live.png'}")
     assert value > 0
     page.close()
+
+
+def test_a_verdict_on_predict_reaches_the_monitor_page(server, browser, shots):
+    """"Right or wrong?" on /predict keeps the user's verdict; /monitor then shows the log."""
+    page, _ = _open(browser, f"{server}/predict")
+    page.get_by_text("tabby").first.wait_for()
+    _settle(page)
+    page.get_by_text("Right or wrong?").first.click()
+    page.get_by_text("wrong", exact=True).first.click()
+    page.get_by_role("button", name="Send").first.click()
+    page.get_by_text("Thank you: your verdict (wrong) is kept in the prediction log.").wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+    page, _ = _open(browser, f"{server}/monitor")
+    page.get_by_text("Predictions in the span").wait_for()
+    page.get_by_text("Accuracy from feedback").wait_for()
+    page.locator(".js-plotly-plot").nth(3).wait_for()  # volume, latency, confidence, labels
+    _shoot(page, shots, "monitor")
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()

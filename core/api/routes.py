@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -17,6 +17,7 @@ from core.api import oip
 from core.api.uploads import Upload, read_uploads
 from core.errors import InvalidOptionError, RequestError, VisionError
 from core.io.images import load_image
+from core.monitoring import shadow
 
 router = APIRouter()
 NOT_READY = {503: {"description": "Not ready yet (the body says what is still loading)."}}
@@ -90,7 +91,7 @@ async def _uploads(request: Request, fields: tuple[str, ...]) -> list[Upload]:
 @router.post("/v1/models/{name}/predict", tags=["inference"], openapi_extra=_upload_form(multiple=True),
              summary="Classify or detect: one `file` or several `files`")
 async def predict(
-    name: str, request: Request,
+    name: str, request: Request, after: BackgroundTasks,
     top_k: int | None = Query(None, description=f"classifiers: classes to report (default {config.TOP_K})"),
     conf: float | None = Query(None, description=f"detectors: confidence threshold (default {config.CONFIDENCE})"),
     iou: float | None = Query(None, description=f"detectors: NMS IoU threshold (default {config.NMS_IOU})"),
@@ -106,7 +107,19 @@ async def predict(
                                            [upload.data for upload in uploads], source="api", **options)
     if len(uploads) == 1 and isinstance(answers[0], VisionError):
         raise answers[0]
+    shadowed = shadow.chosen(name, answers)
+    if shadowed:  # run once the response is sent: the client never waits for the challenger
+        after.add_task(_shadow, _server(request), name, [uploads[index].data for index in shadowed],
+                       [answers[index] for index in shadowed], options)
     return JSONResponse([_row(upload.filename, answer) for upload, answer in zip(uploads, answers)])
+
+
+async def _shadow(server, name: str, images: list[bytes], served: list, options: dict) -> None:
+    """The challenger's answers, on the inference pool (a busy pool skips them: served requests first)."""
+    try:
+        await server.infer(name, "shadow", shadow.run, name, images, served, options)
+    except VisionError:
+        pass
 
 
 def _row(filename: str, answer) -> dict:

@@ -50,14 +50,16 @@ def new_prediction_id() -> str:
     return uuid.uuid4().hex
 
 
-def record(result, pixels: np.ndarray, source: str, latency_ms: float, prediction_id: str) -> None:
-    """Log a prediction (a Classification or Detections) of `pixels`."""
+def record(result, pixels: np.ndarray, source: str, latency_ms: float, prediction_id: str, role: str = "served",
+           shadow_of: str | None = None) -> None:
+    """Log a prediction (a Classification or Detections) of `pixels`: one a front end served, or a
+    challenger's "shadow" answer to the same image (`shadow_of`: the served one's id)."""
     target = prediction_log()
     if target is None:
         return
     record = pending(result, pixels)
     record.row.update({"prediction_id": prediction_id, "created_at": time.time(), "source": source,
-                       "model": result.model, "version": result.version, "role": "served",
+                       "model": result.model, "version": result.version, "role": role, "shadow_of": shadow_of,
                        "latency_ms": latency_ms, "error": None})
     target.submit(record)
 
@@ -104,7 +106,7 @@ def record_feedback(prediction_id: str, correct: bool, label: str | None, source
     """Store a verdict at once (a user's click is rare, and they expect it kept)."""
     from core.monitoring import queries, store
 
-    with queries.engine().begin() as connection:
+    with queries.connect(write=True) as connection:
         connection.execute(store.feedback.insert().values(prediction_id=prediction_id, created_at=time.time(),
                                                           correct=bool(correct), label=label, source=source))
 

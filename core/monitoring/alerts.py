@@ -1,6 +1,5 @@
-"""Alert rules over the prediction log (assets/monitoring/alerts.toml), and what a check does
-with them: each firing or resolved alert is written to the `alerts` table and the server's log,
-and posted to the webhook when one is set.
+"""Alert rules over the prediction log (assets/monitoring/alerts.toml), and each rule's verdict on
+a model's drift report. What a check does with the verdicts (store, log, post) is in checks.py.
 
 An alert is deduplicated per rule and model: a rule that keeps firing is stored and posted once,
 then again every `renotify_hours` (a reminder), and once more when it resolves, the way
@@ -10,28 +9,26 @@ Alertmanager groups its notifications.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from core import config
 from core.errors import ConfigError
 from core.monitoring import report
 
-log = logging.getLogger("core.monitoring")
-
-
 
 @dataclass(frozen=True)
 class Rules:
-    window: int = 500
-    renotify_hours: float = 6.0
-    drift: dict = field(default_factory=lambda: {"min_features": 2, "alpha": 0.05})
-    confidence: dict = field(default_factory=lambda: {"max_drop": 0.10})
-    errors: dict = field(default_factory=lambda: {"max_share": 0.05, "min_requests": 20})
-    latency: dict = field(default_factory=lambda: {"p95_ms": 1000.0, "models": {}})
-    feedback: dict = field(default_factory=lambda: {"min_accuracy": 0.7, "min_verdicts": 20})
+    """The rules as config.ALERT_RULES ships them, or another file's settings over those."""
+
+    window: int  # latest records per model
+    renotify_hours: float
+    drift: dict  # min_features, alpha
+    confidence: dict  # max_drop
+    errors: dict  # max_share, min_requests
+    latency: dict  # p95_ms, models: {name: p95_ms}
+    feedback: dict  # min_accuracy, min_verdicts
 
     def latency_limit(self, model: str) -> float:
         return float(self.latency.get("models", {}).get(model, self.latency["p95_ms"]))
@@ -52,26 +49,30 @@ class Alert:
 
 
 def load_rules(path: Path | None = None) -> Rules:
-    """The rules in `path` (default: the shipped file), each section over the defaults."""
-    path = path or config.ALERT_RULES
+    """The shipped rules, with `path`'s settings (when given) over them, section by section."""
+    shipped = _read(config.ALERT_RULES)
+    if path is None:
+        return Rules(**shipped)
+    written = _read(path)
+    unknown = sorted(set(written) - set(shipped))
+    for name, value in written.items():
+        if isinstance(shipped.get(name), dict):
+            unknown += [f"{name}.{key}" for key in sorted(set(value) - set(shipped[name]))]
+    if unknown:
+        raise ConfigError(f"The alert rules {path} have unknown settings: {', '.join(unknown)} "
+                          f"(known: {', '.join(shipped)}).")
+    merged = {name: {**shipped[name], **value} if isinstance(shipped[name], dict) else value
+              for name, value in written.items()}
+    return Rules(**{**shipped, **merged})
+
+
+def _read(path: Path) -> dict:
     try:
-        written = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except OSError as error:
         raise ConfigError(f"The alert rules {path} cannot be read ({error.strerror}).") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"The alert rules {path} are not valid TOML: {error}.") from None
-    defaults = Rules()
-    known = {name: getattr(defaults, name) for name in (f.name for f in dataclasses.fields(Rules))}
-    unknown = sorted(set(written) - set(known))
-    for name, value in written.items():
-        if isinstance(known.get(name), dict):
-            unknown += [f"{name}.{key}" for key in sorted(set(value) - set(known[name]))]
-    if unknown:
-        raise ConfigError(f"The alert rules {path} have unknown settings: {', '.join(unknown)} "
-                          f"(known: {', '.join(known)}).")
-    merged = {name: {**known[name], **value} if isinstance(known[name], dict) else value
-              for name, value in written.items()}
-    return dataclasses.replace(defaults, **merged)
 
 
 def evaluate(found: report.DriftReport, rules: Rules) -> list[Alert]:

@@ -81,7 +81,7 @@ def latest(rule: str, model: str) -> dict | None:
     table = store.alerts
     query = (sa.select(table.c.state, table.c.created_at).where(table.c.rule == rule, table.c.model == model)
              .order_by(table.c.id.desc()).limit(1))
-    with queries.engine().connect() as connection:
+    with queries.connect() as connection:
         row = connection.execute(query).mappings().first()
     return dict(row) if row else None
 
@@ -90,7 +90,7 @@ def history(limit: int = 200) -> list[dict]:
     """The latest stored alerts, newest first (the /monitor page's table)."""
     table = store.alerts
     columns = [table.c[name] for name in ("created_at", "model", "rule", "state", "message", "action", "notified")]
-    with queries.engine().connect() as connection:
+    with queries.connect() as connection:
         return [dict(row) for row in connection.execute(sa.select(*columns).order_by(table.c.id.desc())
                                                         .limit(limit)).mappings()]
 
@@ -99,7 +99,7 @@ def _store(changes: list[Change], notified: bool) -> None:
     if not changes:
         return
     rows = [{**change.to_dict(), "notified": notified} for change in changes]
-    with queries.engine().begin() as connection:
+    with queries.connect(write=True) as connection:
         connection.execute(store.alerts.insert(), rows)
 
 
