@@ -18,7 +18,7 @@ import pytest
 
 from core import monitoring, service
 from core.api.metrics import metric_value
-from core.api.process import api_server
+from core.api.process import api_server, free_port
 from core.errors import ConfigError
 from core.io.datasets import load_image_folder
 from core.monitoring import alerts, checks
@@ -58,6 +58,9 @@ def test_the_shipped_rules_load_and_a_typo_is_refused(tmp_path):
     typo = tmp_path / "rules.toml"
     typo.write_text("[drift]\nmin_featurs = 3\n")
     with pytest.raises(ConfigError, match="unknown settings: drift.min_featurs"):
+        alerts.load_rules(typo)
+    typo.write_text("drift = 3\n")
+    with pytest.raises(ConfigError, match="drift is a section"):
         alerts.load_rules(typo)
     typo.write_text("window = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
@@ -112,3 +115,20 @@ def test_the_api_checks_on_its_own_and_shows_alerts_on_metrics(fresh_log, tmp_pa
     errors = [alert for body in bodies for alert in body["alerts"] if alert["rule"] == "errors"]
     assert errors and errors[0]["state"] == "firing" and errors[0]["value"] == 1.0
     assert "100.0% of the latest 25 requests failed" in errors[0]["message"]
+
+
+def test_an_alert_the_webhook_missed_is_posted_at_the_next_check(fresh_log, webhook, monkeypatch, test_images):
+    url, bodies = webhook
+    dark = (test_images.astype(np.float32) * 0.5).round().astype(np.uint8)
+    service.predict_many("cifar10_cnn", list(dark), source="api")
+    assert monitoring.flush()
+    rules = alerts.load_rules()
+    monkeypatch.setenv("VISION_ALERT_WEBHOOK", f"http://127.0.0.1:{free_port()}/services/T0/B0/secret-token")
+    missed = checks.check(rules=rules)
+    assert "drift" in [change.alert.rule for change in missed.changes]
+    assert "127.0.0.1" in missed.webhook_error and "secret-token" not in missed.webhook_error
+    monkeypatch.setenv("VISION_ALERT_WEBHOOK", url)
+    checks.check(rules=rules)
+    assert len(bodies) == 1 and "drift" in [alert["rule"] for alert in bodies[0]["alerts"]]
+    checks.check(rules=rules)
+    assert len(bodies) == 1  # posted now: deduplicated again

@@ -56,6 +56,8 @@ def load_rules(path: Path | None = None) -> Rules:
     written = _read(path)
     unknown = sorted(set(written) - set(shipped))
     for name, value in written.items():
+        if isinstance(shipped.get(name), dict) and not isinstance(value, dict):
+            raise ConfigError(f"The alert rules {path}: {name} is a section ([{name}]), not a value.")
         if isinstance(shipped.get(name), dict):
             unknown += [f"{name}.{key}" for key in sorted(set(value) - set(shipped[name]))]
     if unknown:
@@ -111,9 +113,14 @@ def evaluate(found: report.DriftReport, rules: Rules) -> list[Alert]:
 def retraining_action(model: str) -> str:
     """The command that would answer drift or falling accuracy (the retraining pipeline knows our
     own trained models; a pretrained one can only be compared with another)."""
+    from core.errors import VisionError
     from core.models.registry import get_spec
 
-    if get_spec(model).framework == "keras-file":
+    try:
+        trained_here = get_spec(model).framework == "keras-file"
+    except VisionError:  # a model the log remembers but the registry no longer has
+        return f"{model} is no longer registered: nothing to retrain"
+    if trained_here:
         return f"python -m training.retrain --model {model} --new-data FOLDER (labelled images like the live ones)"
     return (f"{model} is pretrained here: compare it with the other models on the live images (the app's "
             f"Compare page), or fine-tune a model on labelled live images")

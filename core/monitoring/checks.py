@@ -1,7 +1,7 @@
 """One check of the alert rules: every logged model's latest window judged, what changed since
 the last check stored in the `alerts` table, logged, and posted to the webhook.
 
-The webhook's body is Slack-compatible (a `text` field Slack, Mattermost and Teams' incoming
+The webhook's body is Slack-compatible (a `text` field that Slack's and Mattermost's incoming
 webhooks show as it is) and carries the alerts as data too:
     {"text": "...", "alerts": [{"rule", "model", "state", "value", "threshold", "message",
                                 "action", "created_at"}, ...]}
@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -70,7 +71,9 @@ def check(models: list[str] | None = None, rules: alerts.Rules | None = None, no
 def _change(alert: alerts.Alert, now: float, renotify_s: float) -> Change | None:
     """What `alert` means against the last stored state of its rule and model (None: nothing new)."""
     last = latest(alert.rule, alert.model)
-    if alert.firing and (last is None or last["state"] == "resolved" or now - last["created_at"] >= renotify_s):
+    unsent = last is not None and not last["notified"] and config.alert_webhook() is not None  # post it again
+    if alert.firing and (last is None or last["state"] == "resolved" or unsent
+                         or now - last["created_at"] >= renotify_s):
         return Change(alert, "firing", now)
     if not alert.firing and last is not None and last["state"] == "firing":
         return Change(alert, "resolved", now)
@@ -79,7 +82,7 @@ def _change(alert: alerts.Alert, now: float, renotify_s: float) -> Change | None
 
 def latest(rule: str, model: str) -> dict | None:
     table = store.alerts
-    query = (sa.select(table.c.state, table.c.created_at).where(table.c.rule == rule, table.c.model == model)
+    query = (sa.select(table.c.state, table.c.created_at, table.c.notified).where(table.c.rule == rule, table.c.model == model)
              .order_by(table.c.id.desc()).limit(1))
     with queries.connect() as connection:
         row = connection.execute(query).mappings().first()
@@ -115,7 +118,8 @@ def post(changes: list[Change]) -> str | None:
             answer.read()
         return None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = f"the alert webhook {url.split('?')[0]} did not take the alerts ({error})"
+        where = urllib.parse.urlsplit(url)  # the host only: a Slack webhook's path is its secret
+        reason = f"the alert webhook at {where.scheme}://{where.hostname} did not take the alerts ({error})"
         log.error(reason)
         return reason
 
