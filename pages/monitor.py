@@ -81,7 +81,7 @@ def drift_section(found: report.DriftReport, rules: alerts.Rules) -> None:
 
 def alert_history(model: str) -> None:
     st.subheader("Alert history")
-    history = pd.DataFrame([row for row in checks.history() if row["model"] == model])
+    history = pd.DataFrame(checks.history(model))
     if history.empty:
         st.caption("No alert has fired for this model (checks: `python -m core monitor check`, or the API's own).")
         return

@@ -89,13 +89,15 @@ def latest(rule: str, model: str) -> dict | None:
     return dict(row) if row else None
 
 
-def history(limit: int = 200) -> list[dict]:
-    """The latest stored alerts, newest first (the /monitor page's table)."""
+def history(model: str | None = None, limit: int = 200) -> list[dict]:
+    """The latest stored alerts (of `model`, or of all), newest first (the /monitor page's table)."""
     table = store.alerts
     columns = [table.c[name] for name in ("created_at", "model", "rule", "state", "message", "action", "notified")]
+    query = sa.select(*columns).order_by(table.c.id.desc()).limit(limit)
+    if model is not None:
+        query = query.where(table.c.model == model)
     with queries.connect() as connection:
-        return [dict(row) for row in connection.execute(sa.select(*columns).order_by(table.c.id.desc())
-                                                        .limit(limit)).mappings()]
+        return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def _store(changes: list[Change], notified: bool) -> None:
