@@ -85,7 +85,7 @@ def alert_history(model: str) -> None:
     if history.empty:
         st.caption("No alert has fired for this model (checks: `python -m core monitor check`, or the API's own).")
         return
-    history["created_at"] = pd.to_datetime(history["created_at"], unit="s", utc=True)
+    history["created_at"] = pd.to_datetime(history["created_at"], unit="s")  # UTC
     st.dataframe(history.drop(columns=["model"]), hide_index=True)
 
 

@@ -96,7 +96,7 @@ def timeline(model: str, since_s: float | None = None) -> pd.DataFrame:
     with connect() as connection:
         rows = connection.execute(query.order_by(table.c.id.desc()).limit(TIMELINE_ROWS)).mappings().all()
     frame = pd.DataFrame(rows, columns=[column.name for column in columns]).iloc[::-1].reset_index(drop=True)
-    frame["time"] = pd.to_datetime(frame["created_at"], unit="s", utc=True)
+    frame["time"] = pd.to_datetime(frame["created_at"], unit="s")  # naive UTC: what plotly and st.dataframe draw as is
     return frame
 
 
@@ -117,7 +117,7 @@ def shadow_pairs(model: str, since_s: float | None = None) -> pd.DataFrame:
         rows = connection.execute(query.order_by(served.c.id.desc()).limit(TIMELINE_ROWS)).mappings().all()
     frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys())).iloc[::-1].reset_index(drop=True)
     frame["agree"] = frame["served_label"] == frame["shadow_label"]
-    frame["time"] = pd.to_datetime(frame["created_at"], unit="s", utc=True)
+    frame["time"] = pd.to_datetime(frame["created_at"], unit="s")  # naive UTC: what plotly and st.dataframe draw as is
     return frame
 
 
