@@ -45,3 +45,35 @@ def test_the_challenger_answers_in_shadow_and_monitor_shows_the_pairs(registry, 
     assert not at.exception
     assert any("answered by both" in caption.value and "100.0%" in caption.value for caption in at.caption)
     assert len(at.get("plotly_chart")) == 6
+
+
+def test_without_a_challenger_the_api_answers_and_says_so_once(tmp_path, monkeypatch, fresh_log, weights_dir,
+                                                                photo_paths):
+    from training import register
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    register.main(["--model", "cifar10_cnn"])  # a champion only
+    log = tmp_path / "server.log"
+    settings = {"VISION_SHADOW_SHARE": "1", "MLFLOW_TRACKING_URI": uri}
+    with api_server(["cifar10_cnn"], log, settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        for _ in range(3):
+            answer = api.post("/v1/models/cifar10_cnn/predict", files={"file": ("dog.jpg",
+                                                                                photo_paths["dog"].read_bytes())})
+            assert answer.status_code == 200, answer.text
+        deadline = time.monotonic() + 120
+        while "no shadow predictions for cifar10_cnn" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+    assert log.read_text().count("no shadow predictions for cifar10_cnn") == 1
+    assert queries.shadow_pairs("cifar10_cnn").empty
+
+
+def test_a_bad_share_turns_shadowing_off_not_serving(monkeypatch, caplog, photos):
+    from core import service
+    from core.monitoring import shadow
+
+    monkeypatch.setenv("VISION_SHADOW_SHARE", "lots")
+    answer = service.predict("cifar10_cnn", photos["dog"], source="api")
+    assert shadow.chosen("cifar10_cnn", [answer]) == []
+    assert "VISION_SHADOW_SHARE='lots'" in caplog.text

@@ -15,11 +15,12 @@ import threading
 import time
 
 from core import config, monitoring
-from core.errors import VisionError
+from core.errors import ConfigError, VisionError, WeightsDamagedError, WeightsNotFoundError
 
 log = logging.getLogger("core.monitoring")
 
 CHALLENGER_RETRY_S = 300.0
+UNAVAILABLE = (WeightsNotFoundError, WeightsDamagedError)  # no challenger alias, or its files are broken
 
 _missing: dict[str, float] = {}  # model -> when its challenger was last found missing
 _missing_guard = threading.Lock()
@@ -27,7 +28,11 @@ _missing_guard = threading.Lock()
 
 def chosen(name: str, answers: list) -> list[int]:
     """Which of a request's `answers` (results or errors) the challenger should also answer."""
-    share = config.shadow_share()
+    try:
+        share = config.shadow_share()
+    except ConfigError as error:  # a bad setting turns shadowing off, never the serving
+        _warn_once(f"no shadow predictions: {error}")
+        return []
     if share <= 0 or not _may_have_challenger(name):
         return []
     return [index for index, answer in enumerate(answers)
@@ -36,7 +41,8 @@ def chosen(name: str, answers: list) -> list[int]:
 
 def run(name: str, images: list, served: list, options: dict) -> int:
     """The challenger's answers to `images`, logged beside `served` (their served answers); how many
-    were logged. Never raises: a shadow failure must not reach anyone but the log."""
+    were logged. A challenger that cannot load is remembered as missing; an image it fails on is
+    skipped. Nothing reaches the client, who has had the champion's answer already."""
     from core import service
     from core.io.images import load_image
     from core.models.mlflow_models import champion_uri
@@ -48,9 +54,12 @@ def run(name: str, images: list, served: list, options: dict) -> int:
         try:
             pixels = load_image(image)
             result = service.predict(name, pixels, weights=uri, **options)
-        except VisionError as error:
+        except UNAVAILABLE as error:
             _remember_missing(name, error)
             return logged
+        except VisionError as error:
+            log.info("the challenger of %s failed on an image: %s", name, error)
+            continue
         monitoring.record(result, pixels, "api", (time.perf_counter() - start) * 1000,
                           monitoring.new_prediction_id(), role="shadow", shadow_of=answer.prediction_id)
         logged += 1
@@ -72,3 +81,12 @@ def _remember_missing(name: str, error: VisionError) -> None:
         _missing[name] = time.monotonic()
     if first:
         log.warning("no shadow predictions for %s: %s (looked up again every %g s)", name, error, CHALLENGER_RETRY_S)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.error(message)
