@@ -22,6 +22,10 @@ st.page_link("pages/explain.py", label="Explain: heatmaps of what each model loo
              icon=":material/visibility:")
 st.page_link("pages/webcam.py", label="Webcam: classify and detect your camera's view, as photos or live video",
              icon=":material/photo_camera:")
+st.page_link("pages/batch.py", label="Batch: many images or zip files through the chosen models",
+             icon=":material/dynamic_feed:")
+st.page_link("pages/monitor.py", label="Monitor: every logged prediction over time, drift and alerts",
+             icon=":material/monitor_heart:")
 st.page_link("pages/dashboard.py", label="Dashboard: accuracy, calibration, mistakes and speed of every model",
              icon=":material/leaderboard:")
 st.page_link("pages/data.py", label="Data: the datasets behind the models", icon=":material/dataset:")

@@ -41,6 +41,9 @@ def test_home_lists_the_registry_and_links_each_page():
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.dataframe[0].value["model"].tolist() == list(REGISTRY)
+    pages = set(re.findall(r'st\.Page\("(pages/\w+\.py)"', (PROJECT_ROOT / "app.py").read_text()))
+    linked = set(re.findall(r'page_link\("(pages/\w+\.py)"', (PROJECT_ROOT / "pages" / "home.py").read_text()))
+    assert linked == pages - {"pages/home.py"}  # a page added to the app is linked from home too
 
 
 def test_predict_with_a_sample(weights_dir, photos):
