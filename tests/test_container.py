@@ -117,6 +117,9 @@ def test_the_app_container_is_healthy_predicts_and_stops_at_once(image, containe
         page.set_default_timeout(180_000)
         page.goto(f"{app.url}/predict")
         page.get_by_text("tabby").first.wait_for()  # the bundled cat sample, classified in the container
+        # Every card done: a stop during a model's first load (its TFLite export takes seconds) waits
+        # for that script run, which once took podman's whole 30 s; here the server is idle.
+        page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden")
         assert page.locator("[data-testid=stException]").count() == 0
         browser.close()
     seconds = app.stop_seconds()
