@@ -36,7 +36,7 @@ def prediction_log() -> PredictionLog | None:
     try:
         url = config.monitor_url()
     except VisionError as error:
-        _warn_once(str(error))
+        warn_once(f"prediction logging is off: {error}")
         return None
     if url is None:
         return None
@@ -143,7 +143,8 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _warn_once(message: str) -> None:
+def warn_once(message: str) -> None:
+    """Log `message` as an error the first time only (a setting read on every request)."""
     if message not in _warned:
         _warned.add(message)
-        log.error("prediction logging is off: %s", message)
+        log.error(message)

@@ -31,7 +31,7 @@ def chosen(name: str, answers: list) -> list[int]:
     try:
         share = config.shadow_share()
     except ConfigError as error:  # a bad setting turns shadowing off, never the serving
-        _warn_once(f"no shadow predictions: {error}")
+        monitoring.warn_once(f"no shadow predictions: {error}")
         return []
     if share <= 0 or not _may_have_challenger(name):
         return []
@@ -82,11 +82,3 @@ def _remember_missing(name: str, error: VisionError) -> None:
     if first:
         log.warning("no shadow predictions for %s: %s (looked up again every %g s)", name, error, CHALLENGER_RETRY_S)
 
-
-_warned: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        log.error(message)
