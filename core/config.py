@@ -137,6 +137,11 @@ def cache_dir() -> Path:
     return Path(_value(CACHE_ENV) or Path.home() / ".cache" / "vision-side-by-side").expanduser()
 
 
+def downloaded_weights_dir() -> Path:
+    """Where weights that we download ourselves (YOLO's release files) are kept."""
+    return cache_dir() / "weights"
+
+
 def fast_runtime() -> bool:
     runtime = _value(RUNTIME_ENV).lower() or "fast"
     if runtime not in RUNTIMES:

@@ -1,29 +1,52 @@
 """The one place that imports the heavy frameworks, lazily and in a safe order.
 
 `import tensorflow` followed by `import torchvision` crashes the process: triton (imported by torch)
-ships an LLVM that clashes with TensorFlow's. Whichever model a user runs first, every path goes
-through these helpers, and they always import torch and torchvision before TensorFlow. The same
-holds for pylibsrtp (live webcam video, via aiortc), whose bundled libsrtp/OpenSSL crashes when
-loaded after TensorFlow.
+ships an LLVM that clashes with TensorFlow's. The same holds for pylibsrtp (live webcam video, via
+aiortc), whose bundled libsrtp/OpenSSL crashes when loaded after TensorFlow, so it always comes first.
+
+PyTorch costs about 900 MB of resident memory (its CUDA build loads CUDA libraries even on a CPU),
+and serving needs none of it: YOLO runs on ONNX Runtime. So TensorFlow brings PyTorch in first only
+where this process may need it later: Keras on the torch backend, VISION_RUNTIME=native (YOLO
+through Ultralytics), or a process that asked for torch() before TensorFlow (training, evaluation,
+the tests). Asking for torch() after TensorFlow without that raises FrameworkOrderError instead of
+crashing.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
+
+
+class FrameworkOrderError(RuntimeError):
+    """PyTorch was asked for after TensorFlow, which would crash the process."""
 
 
 def torch() -> ModuleType:
     """Import torch and torchvision (torchvision registers the NMS operator ultralytics needs)."""
+    if "tensorflow" in sys.modules and "torchvision" not in sys.modules:
+        raise FrameworkOrderError(
+            "PyTorch is needed after TensorFlow was imported, and torchvision would now crash the process: "
+            "call core.frameworks.torch() at the start of this program (before any Keras model loads)."
+        )
     import torch as torch_module
     import torchvision  # noqa: F401  (imported here so that it always precedes TensorFlow)
 
     return torch_module
 
 
+def _torch_may_follow() -> bool:
+    """Whether this process may need PyTorch after TensorFlow (see the module's docstring)."""
+    from core import config
+
+    return config.keras_backend() != "tensorflow" or not config.fast_runtime()
+
+
 def _before_tensorflow() -> None:
     """Import what crashes when it comes after TensorFlow (see above)."""
-    torch()
+    if _torch_may_follow():
+        torch()
     try:
         import pylibsrtp  # noqa: F401  (60 ms)
     except ImportError:  # live video is optional

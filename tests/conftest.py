@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import get_model, load_image
+from core import frameworks, get_model, load_image
+
+# The tests compare our ONNX detector with Ultralytics' PyTorch one in the same process, after Keras
+# models have loaded: PyTorch must be imported first (see core/frameworks.py).
+frameworks.torch()
 
 
 def _env_dir(variable: str) -> Path:

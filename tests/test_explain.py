@@ -8,9 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from core import get_model
+from core import frameworks, get_model
 from core.cli import main as cli
+from core.explain.eigencam import eigencam, orient
 from core.explain.methods import explain, methods_for
+from core.models.preprocess import letterbox
 from core.models.registry import model_names
 
 CLASSIFIERS = model_names("classify")
@@ -105,6 +107,43 @@ def test_eigencam_is_oriented_towards_the_detections(yolo, photos):
     assert result.target.label == "bus" and result.layer == "P5/32"
     assert result.heatmap[inside].mean() > result.heatmap[~inside].mean() + 0.1
     assert result.faithfulness.drop > result.faithfulness.random_drop
+
+
+@pytest.mark.parametrize("layer", ["P5/32", "P3/8"])
+def test_eigencam_is_the_grad_cam_packages_on_the_pytorch_network(yolo, photos, layer):
+    """Our numpy EigenCAM on the served export against pytorch-grad-cam's EigenCAM on the PyTorch
+    checkpoint (oriented by the same boxes): the same map, up to ONNX Runtime's float noise."""
+    torch = frameworks.torch()
+    from pytorch_grad_cam import EigenCAM
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+    image = photos["bus"]
+    boxes = [d.box for d in yolo.predict(image).detections]
+    ours = eigencam(yolo, image, layer, boxes)
+
+    network = frameworks.ultralytics().YOLO(str(yolo.weights)).model.eval()
+    canvas, placement = letterbox(image, 640)
+    inside = np.zeros(canvas.shape[:2], bool)
+    for x1, y1, x2, y2 in placement.boxes_to_canvas(boxes):
+        inside[int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = True
+
+    class Oriented(EigenCAM):
+        def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth):
+            return np.stack([orient(p, inside) for p in get_2d_projection(activations)])
+
+    class PredictionsOnly(torch.nn.Module):  # YOLO returns a tuple in eval mode; the package wants a tensor
+        def __init__(self):
+            super().__init__()
+            self.network = network
+
+        def forward(self, x):
+            return self.network(x)[0]
+
+    tensor = torch.from_numpy(canvas).permute(2, 0, 1)[None].float() / 255
+    with Oriented(PredictionsOnly(), [network.model[yolo.feature_layers[layer]]]) as cam:
+        theirs = placement.map_to_original(cam(tensor, targets=[lambda output: output.sum()])[0])
+    assert ours.shape == theirs.shape == image.shape[:2]
+    assert np.abs(ours - theirs).max() < 0.01
 
 
 def test_eigencam_restricted_to_one_box(yolo, photos):

@@ -136,25 +136,29 @@ def test_canvas_boxes_map_back_as_ultralytics_maps_them(shape, square):
     assert np.allclose(placement.boxes_to_original(boxes), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("crop", [None, (slice(101, 498), slice(13, 624))], ids=["bus", "odd crop 397x611"])
-def test_the_letterbox_canvas_is_what_yolo_is_fed(yolo, photos, crop):
-    """The PyTorch network on our stride-padded canvas, boxes mapped back by Placement, gives the
-    detector's own answer (Ultralytics' preprocessing, the served runtime, its box scaling); and
-    the square canvas EigenCAM uses holds the very same image pixels."""
-    torch = frameworks.torch()
-    from ultralytics.utils.nms import non_max_suppression
+@pytest.mark.parametrize("shape", SHAPES + [(1, 3000), (397, 611)], ids=str)
+@pytest.mark.parametrize("size, square", [(640, True), (320, True), (640, False), (320, False)],
+                         ids=["640", "320", "640 by stride", "320 by stride"])
+def test_our_letterbox_is_ultralytics_letterbox_pixel_for_pixel(shape, size, square):
+    """YOLO is served without Ultralytics, so our canvas must be the one Ultralytics' predictor
+    makes (the same rounding of sizes and padding, the same resampling), or every box would move."""
+    frameworks.ultralytics()
+    from ultralytics.data.augment import LetterBox
 
-    image = np.ascontiguousarray(photos["bus"][crop] if crop else photos["bus"])
-    canvas, placement = letterbox(image, yolo.spec.input_size, square=False)
-    with torch.no_grad():
-        predictions = yolo.network()(torch.from_numpy(canvas).permute(2, 0, 1)[None].float() / 255)[0]
-    ours = non_max_suppression(predictions, conf_thres=0.25, iou_thres=0.7)[0].numpy()
-    ours = ours[np.argsort(-ours[:, 4], kind="stable")]
-    served = yolo.predict(image).detections
-    assert len(ours) == len(served) >= 3
-    assert [int(c) for c in ours[:, 5]] == [d.class_id for d in served]
-    assert np.abs(ours[:, 4] - [d.score for d in served]).max() < 1e-3
-    assert np.abs(placement.boxes_to_original(ours[:, :4]) - [d.box for d in served]).max() < 0.1
+    rng = np.random.default_rng(sum(shape))
+    image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    transform = LetterBox(new_shape=(size, size), auto=not square, stride=32)
+    params = transform.get_params({"img": image})
+    expected = transform.apply_image({"img": image}, params)["img"]
+    canvas, placement = letterbox(image, size, square=square)
+    assert canvas.shape == expected.shape and np.array_equal(canvas, expected)
+    assert (placement.left, placement.top) == (params["left"], params["top"])
+    assert (placement.width, placement.height) == tuple(params["new_unpad"])
 
-    square, on_square = letterbox(image, yolo.spec.input_size)
+
+def test_the_square_canvas_holds_the_pixels_of_the_served_canvas(photos):
+    """EigenCAM looks at the square canvas, detection at the stride-padded one: the same image pixels."""
+    image = np.ascontiguousarray(photos["bus"][101:498, 13:624])  # an odd crop, 397×611
+    canvas, placement = letterbox(image, 640, square=False)
+    square, on_square = letterbox(image, 640)
     assert square.shape[:2] == (640, 640) and np.array_equal(_region(square, on_square), _region(canvas, placement))

@@ -31,36 +31,51 @@ def test_importing_core_imports_no_framework():
 
 
 @pytest.mark.slow
-def test_keras_first_then_yolo_and_grad_cam(weights_dir, photo_paths):
-    """TensorFlow loaded before torchvision used to crash the process (triton's LLVM vs TensorFlow's)."""
+def test_keras_and_yolo_serve_and_explain_without_pytorch(weights_dir, photo_paths):
+    """What a server does (a Keras model first, then YOLO and its EigenCAM) never imports PyTorch,
+    which would cost about 900 MB (core/frameworks.py)."""
     done = _run(f"""
-        import numpy as np
-        from core import get_model, load_image
+        import sys
+        from core import get_model, load_image, service
         image = load_image({str(photo_paths['bus'])!r})
         print(get_model("mobilenet_v2").predict(image).top.label)
         print(sorted(set(get_model("yolo11n").predict(image).labels())))
-
-        import torch
-        from pytorch_grad_cam import EigenCAM
-        yolo = get_model("yolo11n").network()
-
-        class FirstOutput(torch.nn.Module):  # YOLO returns a tuple; grad-cam wants one tensor
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-            def forward(self, x):
-                return self.model(x)[0]
-
-        x = torch.from_numpy(np.zeros((1, 3, 320, 320), np.float32))
-        cam = EigenCAM(FirstOutput(yolo), target_layers=[yolo.model[-2]])
-        heatmap = cam(x, targets=[lambda output: output.sum()])
-        print("cam", heatmap.shape)
+        print(service.explain("yolo11n", image).layer)
+        print(sorted(m for m in ("torch", "torchvision", "ultralytics", "tensorflow") if m in sys.modules))
     """)
-    assert done.returncode == 0, f"exit {done.returncode}\\n{done.stderr[-3000:]}"
-    lines = done.stdout.strip().splitlines()
-    assert lines[0] == "minibus"
-    assert "bus" in lines[1] and "person" in lines[1]
-    assert lines[2] == "cam (1, 320, 320)"
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    assert done.stdout.strip().splitlines()[-4:] == ["minibus", "['bus', 'person']", "P5/32", "['tensorflow']"]
+
+
+@pytest.mark.slow
+def test_pytorch_after_tensorflow_is_refused_with_a_message_not_a_crash(weights_dir):
+    """torchvision after TensorFlow crashes the process (triton's LLVM against TensorFlow's)."""
+    done = _run("""
+        from core import frameworks, get_model
+        get_model("cifar10_cnn")
+        try:
+            frameworks.torch()
+        except frameworks.FrameworkOrderError as error:
+            print("refused:", error)
+    """)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    assert "refused: PyTorch is needed after TensorFlow" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_native_runtime_brings_pytorch_before_tensorflow(weights_dir, photo_paths):
+    """VISION_RUNTIME=native runs YOLO on PyTorch: a Keras model loaded first must not make it crash."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            from core import get_model, load_image
+            image = load_image({str(photo_paths['bus'])!r})
+            print(get_model("cifar10_cnn").predict(image).top.label)
+            print(sorted(set(get_model("yolo11n").predict(image).labels())))
+        """)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ, "VISION_RUNTIME": "native"}, timeout=600,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    assert done.stdout.strip().splitlines()[-1] == "['bus', 'person']"
 
 
 @pytest.mark.slow

@@ -7,10 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from core import frameworks, get_model
+from core import get_model
 from core.models import runtimes
-from core.models.detector import YoloDetector
-from core.models.registry import get_spec, model_names
+from core.models.registry import model_names
 
 
 @pytest.mark.parametrize("name", model_names("classify"))
@@ -41,16 +40,6 @@ def test_one_thread_interpreters_serve_concurrent_calls_with_the_same_answers(we
         together = list(threads.map(runner, inputs))
     assert all(np.array_equal(x, y) for a, b in zip(alone, together) for x, y in zip(a, b, strict=True))
     assert runner._idle.qsize() == max(1, os.cpu_count())  # every interpreter returned
-
-
-def test_onnx_matches_pytorch(yolo, photos):
-    native = YoloDetector(get_spec("yolo11n"), frameworks.ultralytics().YOLO(str(yolo.weights)), yolo.weights)
-    for name in ("bus", "dog", "cat"):
-        fast, slow = yolo.predict(photos[name]), native.predict(photos[name])
-        assert fast.labels() == slow.labels()
-        for a, b in zip(fast.detections, slow.detections):
-            assert abs(a.score - b.score) < 0.01
-            assert np.abs(np.subtract(a.box, b.box)).max() < 2.0  # pixels
 
 
 def test_exports_are_made_once_and_replace_stale_ones(tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core import REGISTRY, config, load_image, service
+from core import REGISTRY, config, frameworks, load_image, service
 from core.evaluation.detection import evaluate_yolo_folder
 from core.evaluation.metrics import SCHEMA_VERSION, classification_metrics
 from core.io import atomic
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="a registered model (default: every one)")
     args = parser.parse_args(argv)
+    frameworks.torch()  # Ultralytics' validator (PyTorch) runs after Keras models: PyTorch must come first
     for name in args.model or list(REGISTRY):
         evaluate(name)
 

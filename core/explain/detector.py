@@ -9,39 +9,33 @@ import time
 
 import numpy as np
 
-from core import frameworks
 from core.errors import InvalidOptionError
 from core.explain.base import Explanation, Target, faithfulness, normalise
-from core.explain.eigencam import eigencam, feature_layers
+from core.explain.eigencam import eigencam
 
 FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
 MATCH_IOU = 0.5
 
 
-def detector_layers(detector) -> dict[str, int]:
-    """Layer choices, by name: the feature maps that feed the Detect head."""
-    return feature_layers(detector.network())
-
-
 def layer_choices(detector) -> list[str]:
-    """The Detect head's inputs, deepest (the default) first."""
-    return list(detector_layers(detector))[::-1]
+    """The feature maps that feed the Detect head, deepest (the default) first."""
+    return list(detector.feature_layers)[::-1]
 
 
-def layer_index(detector, layer: str | None) -> tuple[str, int]:
-    """Accept a name from detector_layers ("P5/32") or the registry's "model.model[N]"."""
-    layers = detector_layers(detector)
+def layer_name(detector, layer: str | None) -> str:
+    """Accept a name from layer_choices ("P5/32") or the network's "model.model[N]" of one of them."""
+    layers = detector.feature_layers
     layer = layer or detector.spec.gradcam_layer or list(layers)[-1]
     if layer in layers:
-        return layer, layers[layer]
+        return layer
     match = re.fullmatch(r"model\.model\[(-?\d+)\]", layer)
-    if not match:
+    # The Detect head is the last layer, so the network has one layer more than its deepest feature map.
+    named = {index: name for name, index in layers.items()}
+    index = int(match.group(1)) % (max(named) + 2) if match else None
+    if index not in named:
         choices = ", ".join(layers)
         raise InvalidOptionError(f"Unknown layer {layer!r} for {detector.spec.name}; choose one of {choices}.")
-    count = len(detector.network().model)
-    index = int(match.group(1)) % count
-    named = {i: name for name, i in layers.items()}
-    return named.get(index, f"model.model[{index}]"), index
+    return named[index]
 
 
 def explain_detection(detector, image: np.ndarray, method, target, layer: str | None, box: int | None,
@@ -53,11 +47,11 @@ def explain_detection(detector, image: np.ndarray, method, target, layer: str | 
     detections = detector.predict(image).detections
     if box is not None and not 0 <= box < len(detections):
         raise InvalidOptionError(f"There are {len(detections)} detections; box {box} does not exist.")
-    name, index = layer_index(detector, layer)
+    name = layer_name(detector, layer)
     explained = detections[box] if box is not None else (max(detections, key=lambda d: d.score) if detections else None)
     orienting = [explained.box] if box is not None else [d.box for d in detections]
     start = time.perf_counter()
-    heatmap = eigencam(detector.network(), image, index, orienting, detector.spec.input_size)
+    heatmap = eigencam(detector, image, name, orienting)
     if box is not None:
         heatmap = normalise(heatmap * _box_mask(heatmap.shape, explained.box))  # only the chosen box
     latency_ms = (time.perf_counter() - start) * 1000
@@ -84,10 +78,13 @@ def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
 def _box_confidence(detector, image: np.ndarray, target) -> float:
     found = detector.predict(np.ascontiguousarray(image, dtype=np.uint8), conf=FAITHFULNESS_CONFIDENCE).detections
     same_class = [d for d in found if d.class_id == target.class_id]
-    if not same_class:
-        return 0.0
-    torch = frameworks.torch()
-    from torchvision.ops import box_iou
+    overlaps = box_iou(np.array([d.box for d in same_class]).reshape(-1, 4), np.array(target.box))
+    return max((d.score for d, iou in zip(same_class, overlaps) if iou >= MATCH_IOU), default=0.0)
 
-    overlaps = box_iou(torch.tensor([d.box for d in same_class]), torch.tensor([target.box]))[:, 0]
-    return max((d.score for d, iou in zip(same_class, overlaps.tolist()) if iou >= MATCH_IOU), default=0.0)
+
+def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over union of each of `boxes` (N × 4, x1 y1 x2 y2) with `box`."""
+    top_left, bottom_right = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
+    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return overlap / np.maximum(areas + np.prod(box[2:] - box[:2]) - overlap, 1e-9)

@@ -1,39 +1,49 @@
-"""Ultralytics YOLO detectors behind one interface: RGB uint8 image in, Detections out."""
+"""YOLO detectors behind one interface: RGB uint8 image in, Detections out.
+
+By default a detector is its ONNX export served by ONNX Runtime (core.models.yolo_onnx): no
+PyTorch in the process. VISION_RUNTIME=native runs the PyTorch checkpoint through Ultralytics
+instead (UltralyticsYolo), the reference the tests compare the export with. Both give EigenCAM
+the same thing: the activations of a feature layer for a letterbox canvas.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from core import frameworks
-from core.config import CONFIDENCE, NMS_IOU, fast_runtime
+from core.config import CONFIDENCE, NMS_IOU, downloaded_weights_dir, fast_runtime
+from core.io.atomic import atomic_path
 from core.models.registry import ModelSpec
 from core.models.runtimes import cached_export, export_onnx, short_digest
 from core.models.weights import model_file, reading
+from core.models.yolo_onnx import OnnxYolo
 from core.results import Detection, Detections
 
+DOWNLOAD_TIMEOUT_S = 60
 
-class YoloDetector:
-    """A loaded YOLO model; shared by every session of the process.
 
-    It runs the ONNX export of the checkpoint through ultralytics (same letterbox and NMS) unless
-    VISION_RUNTIME=native. Ultralytics' predictor keeps per-call state, so calls are serialised
-    with a lock (the machine's cores are busy with one call anyway).
-    """
+class UltralyticsYolo:
+    """The PyTorch checkpoint through Ultralytics' predictor (VISION_RUNTIME=native). The predictor
+    keeps per-call state and the hooks are set on the shared network, so calls are serialised."""
 
-    def __init__(self, spec: ModelSpec, yolo, weights: Path):
+    def __init__(self, spec: ModelSpec, weights: Path):
+        from core.models.yolo_export import feature_layers
+
         self.spec = spec
-        self.weights = weights  # the PyTorch checkpoint, for explanations
+        self.weights = weights
         self.version = short_digest(weights)
-        names = yolo.names  # a property that builds a predictor for exported models: read it once
-        self.labels = tuple(names[i] for i in range(len(names)))
-        self._yolo = yolo
+        self._yolo = frameworks.ultralytics().YOLO(str(weights), task="detect")
+        self._network = self._yolo.model.eval()
+        self.labels = tuple(self._network.names[i] for i in range(len(self._network.names)))
+        self.stride = int(self._network.stride.max())
+        self.feature_layers = feature_layers(self._network)
         self._lock = threading.Lock()
-        self._network = None
         self.predict(np.zeros((spec.input_size, spec.input_size, 3), np.uint8))  # warm-up: build the predictor
 
     def predict(self, image: np.ndarray, conf: float = CONFIDENCE, iou: float = NMS_IOU,
@@ -47,12 +57,19 @@ class YoloDetector:
         found = detections_from_ultralytics(result, self.spec.name, latency_ms)
         return replace(found, classes=self.labels, version=self.version, options=options)
 
-    def network(self):
-        """The PyTorch network of the checkpoint (loaded on first use, for explanations)."""
-        with self._lock:
-            if self._network is None:
-                self._network = frameworks.ultralytics().YOLO(str(self.weights)).model.eval()
-        return self._network
+    def feature_map(self, canvas: np.ndarray, layer: str) -> np.ndarray:
+        """The activations (channels × h × w) of feature layer `layer` ("P5/32") for a letterbox canvas."""
+        torch = frameworks.torch()
+        kept = []
+        module = self._network.model[self.feature_layers[layer]]
+        tensor = torch.from_numpy(np.ascontiguousarray(canvas)).permute(2, 0, 1)[None].float() / 255
+        with self._lock, torch.no_grad():
+            hook = module.register_forward_hook(lambda _module, _inputs, output: kept.append(output))
+            try:
+                self._network(tensor)
+            finally:
+                hook.remove()
+        return kept[0][0].numpy()
 
 
 def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detections:
@@ -70,19 +87,26 @@ def detections_from_ultralytics(result, model: str, latency_ms: float) -> Detect
     return Detections(model, detections, (int(width), int(height)), latency_ms)
 
 
-def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> YoloDetector:
-    ultralytics = frameworks.ultralytics()
+def load_yolo_detector(spec: ModelSpec, weights_path: str | None = None) -> OnnxYolo | UltralyticsYolo:
     path = model_file(spec, explicit=weights_path, download=_download(spec))
     with reading(spec, path):
-        runnable = path
-        if fast_runtime():
-            runnable = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
-        return YoloDetector(spec, ultralytics.YOLO(str(runnable), task="detect"), path)
+        if not fast_runtime():
+            return UltralyticsYolo(spec, path)
+        export = cached_export(spec.name, path, ".onnx", lambda target: export_onnx(path, target, spec.input_size))
+        return OnnxYolo(spec, export, path)
 
 
 def _download(spec: ModelSpec):
-    from ultralytics.utils import SETTINGS
-    from ultralytics.utils.downloads import attempt_download_asset
+    """Fetch the release file named by the registry into our cache, atomically (Ultralytics' own
+    download would resolve a relative weights/ folder and import PyTorch into the server)."""
+    if not spec.weights_url:
+        return None
 
-    # Ultralytics fetches its own release assets by file name into its weights folder, with a progress bar.
-    return lambda: attempt_download_asset(str(Path(SETTINGS["weights_dir"]) / spec.weights))
+    def download() -> Path:
+        target = downloaded_weights_dir() / spec.weights
+        with urllib.request.urlopen(spec.weights_url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                atomic_path(target) as staged:
+            staged.write_bytes(response.read())
+        return target
+
+    return download

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from core import frameworks
+
+LETTERBOX_GREY = 114  # Ultralytics' padding value
 
 
 def fit_to_input(image: np.ndarray, size: int, mode: str = "stretch", crop_fraction: float = 1.0) -> np.ndarray:
@@ -99,20 +100,28 @@ def _as_boxes(boxes) -> np.ndarray:
 
 
 def letterbox(image: np.ndarray, size: int, square: bool = True, stride: int = 32) -> tuple[np.ndarray, Placement]:
-    """`image` scaled to fit size×size and centred on grey by Ultralytics' own LetterBox, so the
-    image's pixels on the canvas are exactly those YOLO is fed; and where the image lies on it.
+    """`image` scaled to fit size×size and centred on grey exactly as Ultralytics' LetterBox does
+    (the same rounding, OpenCV's bilinear resize, grey 114), so the canvas holds the very pixels
+    YOLO was trained and validated on; and where the image lies on it.
 
     `square=True` pads to the full size×size. `square=False` pads only up to a multiple of
-    `stride` (640×480 for a 4:3 photo), as Ultralytics' predictor does for the PyTorch checkpoint
-    and for our ONNX export (it has dynamic shapes): the same pixels with less grey around them.
-    LetterBox resizes with OpenCV and does not care about channel order, so RGB stays RGB.
+    `stride` (640×480 for a 4:3 photo), as Ultralytics' predictor does for dynamic-shape models:
+    the same pixels with less grey around them. OpenCV does not care about channel order, so RGB
+    stays RGB. (tests/test_geometry.py compares every pixel with Ultralytics' own LetterBox.)
     """
-    frameworks.ultralytics()  # torch before TensorFlow, and ultralytics' quiet settings
-    from ultralytics.data.augment import LetterBox
+    import cv2
 
     image = np.ascontiguousarray(image)  # OpenCV refuses views with negative or odd strides
-    transform = LetterBox(new_shape=(size, size), auto=not square, stride=stride)
-    params = transform.get_params({"img": image})
-    canvas = transform.apply_image({"img": image}, params)["img"]
-    width, height = params["new_unpad"]
-    return canvas, Placement(params["left"], params["top"], width, height, tuple(image.shape[:2]))
+    height, width = image.shape[:2]
+    scale = min(size / height, size / width)
+    new_width, new_height = max(round(width * scale), 1), max(round(height * scale), 1)
+    pad_x, pad_y = size - new_width, size - new_height
+    if not square:
+        pad_x, pad_y = pad_x % stride, pad_y % stride
+    # Ultralytics splits odd padding with these roundings; the boxes' mapping back relies on them.
+    left, right = round(pad_x / 2 - 0.1), round(pad_x / 2 + 0.1)
+    top, bottom = round(pad_y / 2 - 0.1), round(pad_y / 2 + 0.1)
+    if (new_width, new_height) != (width, height):
+        image = cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
+    canvas = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(LETTERBOX_GREY,) * 3)
+    return canvas, Placement(left, top, new_width, new_height, (height, width))

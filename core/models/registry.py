@@ -29,7 +29,7 @@ class ModelSpec:
     input_size: int  # square side in pixels
     num_classes: int
     weights: str  # canonical file name, resolved by core.models.weights
-    weights_url: str | None = None  # the framework's own download, used last
+    weights_url: str | None = None  # where the weights can be downloaded from, tried last
     resize: str = "stretch"  # "center-crop", "stretch" or "letterbox": how an image becomes the input
     crop_fraction: float = 1.0  # for "center-crop": 0.875 means resize to 256, crop 224
     labels: tuple[str, ...] = ()  # class names, when the entry knows them without loading anything
@@ -72,8 +72,9 @@ BUILT_IN = (
         input_size=640,
         num_classes=80,
         weights="yolo11n.pt",
+        weights_url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt",
         resize="letterbox",
-        gradcam_layer="model.model[-2]",
+        gradcam_layer="P5/32",
         description="Ultralytics YOLO11n detector pretrained on COCO (80 classes).",
     ),
 )

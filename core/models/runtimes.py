@@ -3,7 +3,8 @@
 The training frameworks are slow at batch 1 on a CPU: TensorFlow runs MobileNetV2 in ~26 ms where
 TFLite's XNNPACK kernels take ~7 ms, and PyTorch runs YOLO11n in ~120 ms where ONNX Runtime takes
 ~55 ms, with the same outputs. Each model is exported once, cached on disk under a key derived from
-its weights, and the original model stays loaded for explanations and batched evaluation.
+its weights. A Keras model stays loaded for explanations and batched evaluation; YOLO is served
+and explained from its export alone (core.models.yolo_onnx), so a server never loads PyTorch.
 Set VISION_RUNTIME=native to skip the exports and run the frameworks themselves.
 """
 
@@ -14,7 +15,7 @@ import functools
 import hashlib
 import os
 import queue
-import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -24,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir, inference_threads  # noqa: F401 (re-exported)
+from core.config import CACHE_ENV, PROJECT_ROOT, RUNTIME_ENV, cache_dir, inference_threads  # noqa: F401 (re-exported)
 
-EXPORT_VERSION = "3"  # bump when an export recipe changes, so stale caches are not reused
+EXPORT_VERSION = "4"  # bump when an export recipe changes, so stale caches are not reused
 VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
 
 
@@ -111,10 +112,19 @@ def export_tflite(model, target: Path) -> None:
 
 
 def export_onnx(weights: Path, target: Path, imgsz: int) -> None:
-    """Export an ultralytics checkpoint to ONNX with dynamic shapes (keeps rectangular inference)."""
-    ultralytics = frameworks.ultralytics()
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / weights.name  # ultralytics writes the export beside its input
-        shutil.copy(weights, copy)
-        exported = ultralytics.YOLO(str(copy)).export(format="onnx", dynamic=True, simplify=True, imgsz=imgsz)
-        shutil.move(exported, target)
+    """Export an Ultralytics checkpoint to ONNX (core.models.yolo_export) in a process of its own,
+    so PyTorch, which the export needs, never stays in this one. Raises ExportError with the
+    exporter's last words when it fails (a damaged checkpoint, say)."""
+    command = [sys.executable, "-m", "core.models.yolo_export", str(weights.resolve()), str(target.resolve()),
+               "--imgsz", str(imgsz)]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                            os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory() as scratch:  # Ultralytics may write beside its working folder
+        done = subprocess.run(command, cwd=scratch, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise ExportError(lines[-1] if lines else f"the exporter exited with code {done.returncode}")
+
+
+class ExportError(RuntimeError):
+    """The exporter failed; the message is its last line of output (its error)."""

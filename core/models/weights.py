@@ -96,10 +96,11 @@ def find_model_file(spec) -> Path | None:
 
 
 def framework_cache_dirs(framework: str) -> list[Path]:
-    """Where the framework keeps what it downloaded: Keras' models folder, or Ultralytics' weights folder."""
+    """Where downloaded weights are kept: Keras' models folder; for YOLO ours, then Ultralytics' own
+    weights folder (where an earlier Ultralytics download may have put them)."""
     if framework == "ultralytics":
         folder = config.ultralytics_weights_dir()
-        return [folder] if folder else []
+        return [config.downloaded_weights_dir()] + ([folder] if folder else [])
     return [keras_cache_dir()]
 
 
