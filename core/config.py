@@ -137,6 +137,12 @@ def cache_dir() -> Path:
     return Path(_value(CACHE_ENV) or Path.home() / ".cache" / "vision-side-by-side").expanduser()
 
 
+def child_environment() -> dict[str, str]:
+    """This process's environment for a Python child that imports core from this project."""
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def downloaded_weights_dir() -> Path:
     """Where weights that we download ourselves (YOLO's release files) are kept."""
     return cache_dir() / "weights"

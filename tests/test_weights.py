@@ -58,3 +58,44 @@ def test_offline_never_downloads(folders, monkeypatch):
 def test_explicit_path_must_exist(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="explicitly"):
         resolve_file("w.h5", explicit=tmp_path / "nope.h5")
+
+
+@pytest.fixture
+def release_server(weights_dir):
+    """A local HTTP server standing in for the release download: /yolo11n.pt is the real file."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(weights_dir))
+    handler.log_message = lambda *args: None
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def test_yolo_weights_download_into_our_cache_whatever_the_working_folder(
+        folders, release_server, weights_dir, tmp_path, monkeypatch):
+    """Fetched by us (not by Ultralytics, which resolved a relative weights/ folder), written
+    atomically into VISION_CACHE_DIR/weights, and found there from any working folder afterwards."""
+    from dataclasses import replace
+
+    from core.models.detector import _download
+    from core.models.registry import get_spec
+
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache-home"))
+    monkeypatch.chdir(tmp_path)
+    spec = replace(get_spec("yolo11n"), weights_url=f"{release_server}/yolo11n.pt")
+    path = weights.model_file(spec, download=_download(spec))
+    assert path == tmp_path / "cache-home" / "weights" / "yolo11n.pt"
+    assert path.read_bytes() == (weights_dir / "yolo11n.pt").read_bytes()
+    assert [p.name for p in path.parent.iterdir()] == ["yolo11n.pt"]  # no partial file left beside it
+    monkeypatch.chdir(folders[0])
+    assert weights.model_file(spec) == path  # found without a download, from another folder
+
+    missing = replace(spec, weights="yolo_missing.pt", weights_url=f"{release_server}/yolo_missing.pt")
+    with pytest.raises(WeightsNotFoundError, match="HTTPError.*404"):
+        weights.model_file(missing, download=_download(missing))
+    assert not (path.parent / "yolo_missing.pt").exists()

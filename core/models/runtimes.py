@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core import frameworks
-from core.config import CACHE_ENV, PROJECT_ROOT, RUNTIME_ENV, cache_dir, inference_threads  # noqa: F401 (re-exported)
+from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir, child_environment, inference_threads  # noqa: F401 (re-exported)
 
 EXPORT_VERSION = "4"  # bump when an export recipe changes, so stale caches are not reused
 VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
@@ -117,10 +117,8 @@ def export_onnx(weights: Path, target: Path, imgsz: int) -> None:
     exporter's last words when it fails (a damaged checkpoint, say)."""
     command = [sys.executable, "-m", "core.models.yolo_export", str(weights.resolve()), str(target.resolve()),
                "--imgsz", str(imgsz)]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                            os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory() as scratch:  # Ultralytics may write beside its working folder
-        done = subprocess.run(command, cwd=scratch, env=environment, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=scratch, env=child_environment(), capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise ExportError(lines[-1] if lines else f"the exporter exited with code {done.returncode}")
