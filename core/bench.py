@@ -158,10 +158,10 @@ def print_memory_benchmark(large_photos: int = 20, side: tuple[int, int] = (7300
     frameworks.keras()  # and PyTorch first only where VISION_RUNTIME=native needs it (core/frameworks.py)
     row("+ tensorflow, keras" + (", torch" if "torch" in sys.modules else ""))
     image = default_image()
-    for name in model_names():
+    for name in model_names(variants=False):  # what a server preloads; variants load on first use
         service.predict(name, image)
         row(f"+ {name} loaded, one prediction")
-    for name in model_names():
+    for name in model_names(variants=False):
         for method in service.methods(name):
             service.explain(name, image, method)
             row(f"+ {name} {method}")

@@ -251,4 +251,4 @@ def _bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return print_live_benchmark((args.model or ["yolo11n"])[0], args.live)
     run = print_explain_benchmark if args.explain else print_benchmark
-    return run(args.model or model_names(), runs=args.runs or BENCH_RUNS, image_path=args.image)
+    return run(args.model or model_names(variants=False), runs=args.runs or BENCH_RUNS, image_path=args.image)

@@ -188,11 +188,12 @@ def ultralytics_weights_dir() -> Path | None:
     return Path(weights) if weights else None
 
 
-def api_preload(registered: list[str]) -> list[str]:
-    """The models the API loads at start-up: every registered one unless the variable says otherwise."""
+def api_preload(registered: list[str], everyday: list[str] | None = None) -> list[str]:
+    """The models the API loads at start-up: unless the variable says otherwise, `everyday` (every
+    registered model but the optimised variants, which are built on first use; default: all)."""
     value = _value(API_PRELOAD_ENV).lower() or "all"
     if value == "all":
-        return list(registered)
+        return list(registered if everyday is None else everyday)
     names = [] if value == "none" else [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in registered]
     if unknown:

@@ -74,6 +74,8 @@ def labels(name: str) -> tuple[str, ...]:
 
 def _runtime(spec) -> str:
     """What runs a single image of the model: its fast runtime, or its framework."""
+    if spec.variant_of:  # an optimised file: it has no framework path
+        return spec.framework
     detector = spec.framework == "ultralytics"
     if config.fast_runtime():
         return "onnxruntime" if detector else "tflite"
@@ -221,9 +223,9 @@ def explain(name: str, image: ImageSource, method: str | None = None, *, target:
 
 def methods(name: str) -> dict[str, str]:
     """The explanation methods model `name` supports (name -> title), its default first."""
-    from core.explain.methods import methods_for
+    from core.explain.methods import methods_of
 
-    return methods_for(get_spec(name).task)
+    return methods_of(get_spec(name))
 
 
 def layers(name: str) -> list[str]:

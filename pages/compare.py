@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.models.registry import REGISTRY
+from core.models.registry import get_spec, model_names
 from core.models.vocabulary import COMMON, agreement, classifier_vote, detector_vote, ensemble
 from core.results import top_k_scores
 from core.viz.charts import latency_figure
@@ -22,7 +22,10 @@ if not images:
 image = images[0]
 
 votes, latencies, cifar_results = [], {}, []
-for column, (name, spec) in zip(st.columns(len(REGISTRY)), REGISTRY.items()):
+chosen = st.multiselect("Models", model_names(), default=model_names(variants=False), key="compare_models",
+                        help="Optimised variants (int8) can be added beside their source models.")
+for column, name in zip(st.columns(max(1, len(chosen))), chosen):
+    spec = get_spec(name)
     with column:
         if spec.task == "classify":
             result = classification_card(name, image, k)

@@ -14,6 +14,7 @@ from core.evaluation.reports import (
     load_tuning_tables,
     summary_table,
     trained_sidecar,
+    variants_table,
 )
 from core.io.datasets import recorded_image
 from core.viz.drawing import overlay_heatmap
@@ -22,6 +23,7 @@ from core.viz.report_charts import (
     confusion_figure,
     curves_figure,
     parallel_figure,
+    pareto_figure,
     per_class_ap_figure,
     per_class_figure,
     reliability_figure,
@@ -202,6 +204,18 @@ def cards_tab(reports) -> None:
                "with each registered version in MLflow.")
 
 
+def variants_tab(reports) -> None:
+    table = variants_table(reports)
+    if table.empty:
+        st.info(f"No optimised variant has been evaluated here. Run `{metrics_files.OPTIMISE_COMMAND}`.")
+    else:
+        st.dataframe(table, hide_index=True, key="variants_table", placeholder="")
+        st.caption("Each variant against its source, measured in the same run: change in accuracy (classifiers) or "
+                   "mAP50-95 ×100 (detectors) in points, share of images with the same top answer, single-image "
+                   "speed-up and served file size.")
+    st.plotly_chart(pareto_figure(summary_table(reports)), key="pareto")
+
+
 def tuning_tab() -> None:
     tables = load_tuning_tables(metrics_files.METRICS_DIR)
     if not tables:
@@ -230,8 +244,8 @@ for report in reports:
     if report.problems:
         st.warning(f"**{report.name}** may be stale: " + "; ".join(report.problems))
 summary(reports)
-classifiers, training, calibration, detection, cards, tuning = st.tabs(
-    ["Classifiers", "Training curves", "Calibration", "Detection", "Model cards", "Tuning"])
+classifiers, training, calibration, detection, variants, cards, tuning = st.tabs(
+    ["Classifiers", "Training curves", "Calibration", "Detection", "Variants", "Model cards", "Tuning"])
 with classifiers:
     classifiers_tab(reports)
 with training:
@@ -240,6 +254,8 @@ with calibration:
     calibration_tab(reports)
 with detection:
     detection_tab(reports)
+with variants:
+    variants_tab(reports)
 with cards:
     cards_tab(reports)
 with tuning:

@@ -88,10 +88,12 @@ view = right.radio("View", ["One explanation", "Compare methods", "Compare model
 for image in images:
     if view == "Compare models":
         method = st.selectbox("Method", list(CLASSIFIER_METHODS), format_func=CLASSIFIER_METHODS.get, key="explain_cm_method")
-        in_a_row(image, [(name, name, method, None, None, None) for name in model_names("classify")])
+        in_a_row(image, [(name, name, method, None, None, None) for name in model_names("classify", variants=False)])
         continue
     model_column, method_column, target_column, layer_column = st.columns(4)
-    name = model_column.selectbox("Model", model_names(), key="explain_model")
+    explainable = [name for name in model_names() if service.methods(name)]
+    name = model_column.selectbox("Model", explainable, key="explain_model",
+                                  help="int8 classifiers are not listed: a TFLite file has no gradients to explain.")
     with model_column:
         layers = run_or_explain(lambda n: service.layers(n), name)
     if layers is None:

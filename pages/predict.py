@@ -15,7 +15,7 @@ st.title("Predict")
 st.caption("Classify your images with each classifier: top-k classes, latency, and the exact input the model sees.")
 
 images = image_inputs("predict", default_sample="cat (scikit-image)")
-classifiers = st.multiselect("Classifiers", model_names("classify"), default=model_names("classify"))
+classifiers = st.multiselect("Classifiers", model_names("classify"), default=model_names("classify", variants=False))
 k = st.slider("Top-k classes", 1, MAX_TOP_K, TOP_K)
 
 rows = []

@@ -28,7 +28,7 @@ from core.evaluation.metrics import SCHEMA_VERSION, classification_metrics
 from core.io import atomic
 from core.io.datasets import CIFAR10_CLASSES, image_files_record
 from core.models.runtimes import file_digest
-from training import common, tracking
+from training import common, compare_variants, tracking
 from training.cifar10 import data_dir, load_cifar10_test, recorded_test_split
 
 METRICS_DIR = config.METRICS_DIR
@@ -66,8 +66,8 @@ def evaluate(name: str) -> dict | None:
         return None
     images, labels, description, record = found
     model = service.load(name)
-    predictions = service.iter_predictions(name, images, batch_size=BATCH)
-    probabilities = np.stack([r.probabilities for r in tqdm(predictions, total=len(labels), desc=name, unit="img")])
+    probabilities = compare_variants.probabilities(name, images)
+    variant_of = REGISTRY[name].variant_of
     report = {
         "schema_version": SCHEMA_VERSION,
         "model": name,
@@ -76,14 +76,25 @@ def evaluate(name: str) -> dict | None:
         "labels": list(model.labels),
         "classification": classification_metrics(labels, probabilities, model.labels),
         "performance": performance(name, images),
-        "training": _training_summary(model.weights),
-        "provenance": _provenance(model.weights),
+        "training": None if variant_of else _training_summary(model.weights),
+        "provenance": _provenance(model.weights, _source_weights(name)),
+        **({"variant": compare_variants.classifier_comparison(name, images, labels, probabilities)} if variant_of else {}),
         "test_set": record,  # last: its list of files is long
     }
     _write(report)
     c = report["classification"]
     print(f"{name}: accuracy {c['accuracy']:.4f}, macro-F1 {c['macro_f1']:.4f}, ECE {c['calibration']['ece']:.4f}")
+    if variant_of:
+        _print_variant(report["variant"], f"accuracy {c['accuracy']:.4f}")
     return report
+
+
+def _print_variant(variant: dict, metric: str) -> None:
+    change = (f"{variant['accuracy_change_points']:+.2f} points" if "accuracy_change_points" in variant
+              else f"mAP50-95 {variant['map50_95_change']:+.4f}")
+    print(f"  against {variant['of']}: {metric} ({change}), top-1 agreement {variant['agreement_top1']:.1%}, "
+          f"latency p50 {variant['latency_p50_ms']:.2f} ms vs {variant['source_latency_p50_ms']:.2f} ms "
+          f"({variant['latency_ratio']:.2f}x), size {variant['size_ratio']:.2f}x")
 
 
 def evaluate_detector(name: str) -> dict | None:
@@ -92,9 +103,17 @@ def evaluate_detector(name: str) -> dict | None:
         print(f"{name}: no labelled detection set here ({folder}); skipped")
         return None
     model = service.load(name)
+    variant_of = REGISTRY[name].variant_of
     print(f"{name}: validating on {folder.name} (Ultralytics, then pycocotools)...", flush=True)
-    detection = evaluate_yolo_folder(model.weights, folder, dict(enumerate(model.labels)))
+    # A variant is its served file; the PyTorch checkpoint of a source model is validated as before.
+    detection = evaluate_yolo_folder(model.served_file if variant_of else model.weights, folder,
+                                     dict(enumerate(model.labels)))
     images = [load_image(path) for path in sorted((folder / "images" / "train2017").glob("*.jpg"))[:LATENCY_RUNS]]
+    variant = {}
+    if variant_of:  # the source's served file, validated the same way in the same run
+        source = service.load(variant_of)
+        compared = evaluate_yolo_folder(source.served_file, folder, dict(enumerate(source.labels)))
+        variant = {"variant": compare_variants.detector_comparison(name, detection, compared, images)}
     report = {
         "schema_version": SCHEMA_VERSION,
         "model": name,
@@ -105,11 +124,14 @@ def evaluate_detector(name: str) -> dict | None:
         "detection": detection,
         "performance": detector_performance(name, images),
         "training": None,
-        "provenance": _provenance(model.weights),
+        "provenance": _provenance(model.weights, _source_weights(name)),
+        **variant,
     }
     _write(report)
     d, check = report["detection"], report["detection"]["cross_check"]
     print(f"{name}: mAP50-95 {d['map50_95']:.4f} (pycocotools {check['map50_95']:.4f}), mAP50 {d['map50']:.4f}")
+    if variant:
+        _print_variant(report["variant"], f"mAP50-95 {d['map50_95']:.4f}")
     return report
 
 
@@ -118,8 +140,10 @@ def detector_performance(name: str, images: list[np.ndarray]) -> dict:
     model = service.load(name)
     service.predict(name, images[0])
     latencies = [service.predict(name, image).latency_ms for image in images]
+    checkpoint = service.load(REGISTRY[name].variant_of or name).weights  # a variant's: its source's
+    network = frameworks.ultralytics().YOLO(str(checkpoint)).model
     return {
-        "params": int(sum(p.numel() for p in model.network().parameters())),
+        "params": int(sum(p.numel() for p in network.parameters())),
         "size_bytes": model.weights.stat().st_size,
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),
@@ -128,10 +152,17 @@ def detector_performance(name: str, images: list[np.ndarray]) -> dict:
     }
 
 
-def _provenance(weights: Path) -> dict:
+def _source_weights(name: str) -> Path | None:
+    source = REGISTRY[name].variant_of
+    return service.load(source).weights if source else None
+
+
+def _provenance(weights: Path, source: Path | None = None) -> dict:
+    """Which file was evaluated (for a variant also the source weights it was built from), when, where."""
     return {
         "model_file": weights.name,
         "model_sha256": file_digest(weights),
+        **({"source_model_file": source.name, "source_model_sha256": file_digest(source)} if source else {}),
         "git_commit": common.git_commit(),
         "evaluated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "hardware": common.hardware(),
@@ -161,8 +192,9 @@ def performance(name: str, images) -> dict:
     service.predict_many(name, batch, batch_size=THROUGHPUT_BATCH)
     per_image_ms = [r.latency_ms for _ in range(5) for r in service.predict_many(name, batch, batch_size=len(batch))]
     throughput = 1000 / float(np.mean(per_image_ms))
+    keras_model = service.load(REGISTRY[name].variant_of or name).model  # a variant has its source's weights
     return {
-        "params": int(model.model.count_params()),
+        "params": int(keras_model.count_params()),
         "size_bytes": model.weights.stat().st_size,
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 3),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 3),

@@ -75,7 +75,7 @@ def create_app(preload: list[str] | None = None) -> FastAPI:
     """The API, loading `preload` (default: VISION_API_PRELOAD) before it reports ready."""
     from core.api import routes
 
-    server = Server(config.api_preload(model_names()) if preload is None else preload)
+    server = Server(config.api_preload(model_names(), model_names(variants=False)) if preload is None else preload)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

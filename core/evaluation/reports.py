@@ -17,6 +17,7 @@ from core.models.runtimes import file_digest
 from core.models.weights import find_model_file
 
 EVALUATE_COMMAND = "python -m training.evaluate"
+OPTIMISE_COMMAND = "python -m training.optimise"
 EDA_COMMAND = "python -m training.eda"
 # Columns of the summary table, and which way is better.
 HIGHER_IS_BETTER = ("accuracy", "top-5", "mAP50", "mAP50-95", "macro-F1", "throughput (img/s)")
@@ -58,8 +59,9 @@ def problems(name: str, data: dict, check_files: bool = True) -> list[str]:
     if name not in REGISTRY:
         found.append("the model is no longer registered")
     elif check_files:
-        current = current_model_file(name)
-        recorded = data.get("provenance", {}).get("model_sha256")
+        current = current_model_file(name)  # a variant's: its source's weights, which it is built from
+        provenance = data.get("provenance", {})
+        recorded = provenance.get("source_model_sha256") or provenance.get("model_sha256")
         if current is None:
             found.append("the model's weights file is not found here, so the figures cannot be matched to it")
         elif recorded != file_digest(current):
@@ -107,6 +109,34 @@ def summary_table(reports: list[Report]) -> pd.DataFrame:
         if column in table:
             table[column] = pd.to_numeric(table[column])  # None -> NaN, so columns sort as numbers
     return table
+
+
+def variants_table(reports: list[Report]) -> pd.DataFrame:
+    """One row per evaluated optimised variant: what it costs and what it saves against its source,
+    both measured in the same run (training.evaluate)."""
+    rows = []
+    for report in reports:
+        variant = report.data.get("variant")
+        if not variant:
+            continue
+        quality = report.data.get("classification") or report.data.get("detection") or {}
+        classifier = "accuracy_change_points" in variant
+        rows.append({
+            "variant": report.name,
+            "of": variant["of"],
+            "metric": "accuracy" if classifier else "mAP50-95",
+            "value": quality.get("accuracy") if classifier else quality.get("map50_95"),
+            "source value": variant["source_accuracy"] if classifier else variant["source_map50_95"],
+            "change (points)": variant["accuracy_change_points"] if classifier else 100 * variant["map50_95_change"],
+            "top-1 agreement": variant["agreement_top1"],
+            "speed-up": round(1 / variant["latency_ratio"], 3),
+            "latency p50 (ms)": variant["latency_p50_ms"],
+            "source latency p50 (ms)": variant["source_latency_p50_ms"],
+            "size ratio": variant["size_ratio"],
+            "size (MB)": _scaled(variant["size_bytes"], 1e6),
+            "flagged": bool(report.problems),
+        })
+    return pd.DataFrame(rows)
 
 
 def best_cells(table: pd.DataFrame) -> pd.DataFrame:

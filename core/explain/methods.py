@@ -47,6 +47,13 @@ def methods_for(task: str) -> dict[str, str]:
     return {name: method.title for name, method in METHODS.items() if method.task == task}
 
 
+def methods_of(spec) -> dict[str, str]:
+    """The methods that can explain the model of registry entry `spec`: its task's, except that an
+    int8 classifier is a TFLite file alone, with no gradients and no layer to read (its source
+    model explains the same decision)."""
+    return {} if spec.variant and spec.task == "classify" else methods_for(spec.task)
+
+
 def layers_for(model) -> list[str]:
     """The layers a map of `model` can be taken at, its default first."""
     return LAYER_CHOICES[model.spec.task](model)
@@ -57,7 +64,10 @@ def explain(model, image: np.ndarray, method: str | None = None, target: int | s
     """Explain `model`'s answer for `image` (RGB uint8). `target` is a class index or label for a
     classifier (default: the top class); `box` the index of a detection for a detector (default:
     every detection orients the map, and the most confident one is scored)."""
-    names = methods_for(model.spec.task)
+    names = methods_of(model.spec)
+    if not names:
+        raise InvalidOptionError(f"{model.spec.name} cannot be explained: an int8 TFLite classifier has no "
+                                 f"gradients. Explain {model.spec.variant_of}, the model it was built from.")
     method = method or next(iter(names))
     if method not in names:
         raise InvalidOptionError(f"{model.spec.name} supports {', '.join(names)}, not {method!r}.")

@@ -17,31 +17,13 @@ from core.models.weights import model_file, reading
 from core.results import Classification, top_k_scores
 
 
-class KerasClassifier:
-    """A loaded Keras model taking raw RGB pixels (0-255); shared, never mutated after loading."""
+class Classifier:
+    """What every classifier shares: RGB uint8 image in, Classification out. A subclass gives
+    `probabilities_and_features` for a batch of model inputs, and sets spec, labels, weights and
+    version."""
 
-    def __init__(
-        self, spec: ModelSpec, model, labels: tuple[str, ...], weights: Path, fast_path: Path | None = None
-    ):
-        if len(labels) != model.output_shape[-1]:
-            raise ValueError(f"{spec.name}: {len(labels)} labels for {model.output_shape[-1]} outputs.")
-        tf = frameworks.tensorflow()
-        self.spec = spec
-        self.weights = weights  # the file the model was loaded from
-        self.version = short_digest(weights)
-        self.model = model
-        self.labels = labels
-        self._outputs_probabilities = _ends_in_softmax(model)
-        # The penultimate layer comes out of the same call as the answer: monitoring's embedding
-        # costs no second pass.
-        self.with_features = with_features(model)
-        # One traced graph for any batch size: much faster than model.predict per image, and
-        # safe to call from several threads once traced (we trace it here, while loading).
-        signature = tf.TensorSpec((None, spec.input_size, spec.input_size, 3), tf.float32)
-        self._forward = tf.function(lambda x: self.with_features(x, training=False), input_signature=[signature])
-        self._forward(np.zeros((1, spec.input_size, spec.input_size, 3), np.float32))
-        # Single images go through TFLite when an export exists: same outputs, ~4x faster.
-        self._single = TfliteRunner(fast_path, spec.num_classes) if fast_path else self._forward
+    spec: ModelSpec
+    labels: tuple[str, ...]
 
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """The exact RGB uint8 pixels the model receives for `image`."""
@@ -53,11 +35,7 @@ class KerasClassifier:
         return self.probabilities_and_features(inputs)[0]
 
     def probabilities_and_features(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities and the penultimate layer's features, from one model call."""
-        batch = np.asarray(inputs, np.float32)
-        outputs, features = self._single(batch) if len(batch) == 1 else self._forward(batch)
-        outputs = np.asarray(outputs)
-        return (outputs if self._outputs_probabilities else _softmax(outputs)), np.asarray(features)
+        raise NotImplementedError
 
     def predict(self, image: np.ndarray, top_k: int = TOP_K) -> Classification:
         return self.predict_batch([image], top_k)[0]
@@ -86,6 +64,62 @@ class KerasClassifier:
             )
             for row, one, vector in zip(probabilities, pixels, features)
         ]
+
+
+class KerasClassifier(Classifier):
+    """A loaded Keras model taking raw RGB pixels (0-255); shared, never mutated after loading."""
+
+    def __init__(
+        self, spec: ModelSpec, model, labels: tuple[str, ...], weights: Path, fast_path: Path | None = None
+    ):
+        if len(labels) != model.output_shape[-1]:
+            raise ValueError(f"{spec.name}: {len(labels)} labels for {model.output_shape[-1]} outputs.")
+        tf = frameworks.tensorflow()
+        self.spec = spec
+        self.weights = weights  # the file the model was loaded from
+        self.version = short_digest(weights)
+        self.model = model
+        self.labels = labels
+        self.outputs_probabilities = _ends_in_softmax(model)  # else logits, turned into probabilities here
+        # The penultimate layer comes out of the same call as the answer: monitoring's embedding
+        # costs no second pass.
+        self.with_features = with_features(model)
+        # One traced graph for any batch size: much faster than model.predict per image, and
+        # safe to call from several threads once traced (we trace it here, while loading).
+        signature = tf.TensorSpec((None, spec.input_size, spec.input_size, 3), tf.float32)
+        self._forward = tf.function(lambda x: self.with_features(x, training=False), input_signature=[signature])
+        self._forward(np.zeros((1, spec.input_size, spec.input_size, 3), np.float32))
+        # Single images go through TFLite when an export exists: same outputs, ~4x faster.
+        self._single = TfliteRunner(fast_path, spec.num_classes) if fast_path else self._forward
+        self.served_file = fast_path or weights  # what answers a single image
+
+    def probabilities_and_features(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and the penultimate layer's features, from one model call."""
+        batch = np.asarray(inputs, np.float32)
+        outputs, features = self._single(batch) if len(batch) == 1 else self._forward(batch)
+        outputs = np.asarray(outputs)
+        return (outputs if self.outputs_probabilities else _softmax(outputs)), np.asarray(features)
+
+
+class TfliteClassifier(Classifier):
+    """A classifier that is a TFLite file alone (an int8 variant): no Keras model, so no gradients
+    and no Grad-CAM. Its outputs are the source's: probabilities, then the penultimate features."""
+
+    def __init__(self, spec: ModelSpec, path: Path, labels: tuple[str, ...], outputs_probabilities: bool):
+        self.spec = spec
+        self.weights = path
+        self.version = short_digest(path)
+        self.labels = labels
+        self.outputs_probabilities = outputs_probabilities
+        self._runner = TfliteRunner(path, spec.num_classes)
+        self.served_file = path
+
+    def probabilities_and_features(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One interpreter call per image (TFLite files are built for a batch of one)."""
+        rows = [self._runner(one[None]) for one in np.asarray(inputs)]
+        outputs = np.concatenate([row[0] for row in rows])
+        features = np.concatenate([row[1] for row in rows])
+        return (outputs if self.outputs_probabilities else _softmax(outputs)), features
 
 
 def load_keras_classifier(spec: ModelSpec, weights_path: str | None = None) -> KerasClassifier:

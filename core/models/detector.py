@@ -36,7 +36,7 @@ class UltralyticsYolo:
         from core.models.yolo_export import feature_layers
 
         self.spec = spec
-        self.weights = weights
+        self.weights = self.served_file = weights
         self.version = short_digest(weights)
         self._yolo = frameworks.ultralytics().YOLO(str(weights), task="detect")
         self._network = self._yolo.model.eval()

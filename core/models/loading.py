@@ -59,6 +59,10 @@ def is_loaded(name: str) -> bool:
 
 
 def _load(spec, weights_path: str | None) -> Model:
+    if spec.variant_of:  # built from the shared source model (loaded first, like any model)
+        from core.models.variants import load_variant
+
+        return load_variant(spec, get_model(spec.variant_of, weights_path))
     if spec.framework == "ultralytics":
         from core.models.detector import load_yolo_detector
 

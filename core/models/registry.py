@@ -3,6 +3,8 @@
 Each entry carries everything its model needs: task, input size and resizing, labels, where the
 weights come from, and the Grad-CAM layer. Models trained by our own scripts register themselves
 through the JSON sidecar written beside their artifact in models/, so adding one needs no code.
+Every model also gets one entry per optimised variant (VARIANTS: "mobilenet_v2-int8"), built from
+it on first use; adding a variant is one entry there and its builder in core.models.variants.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.config import MODELS_DIR
@@ -23,7 +25,7 @@ KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-application
 class ModelSpec:
     name: str
     task: str  # "classify" or "detect"
-    framework: str  # "keras-application", "keras-file" or "ultralytics": picks the loader
+    framework: str  # "keras-application", "keras-file" or "ultralytics" (a variant: what runs it): picks the loader
     title: str
     dataset: str
     input_size: int  # square side in pixels
@@ -40,6 +42,25 @@ class ModelSpec:
     input_offset: float = 0.0
     gradcam_layer: str | None = None  # last convolutional layer, the default for Grad-CAM
     description: str = ""
+    variant_of: str | None = None  # for an optimised variant (see VARIANTS): the model it is built from
+    variant: str | None = None  # which one: a key of VARIANTS
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A way of optimising a model: every registered model gets the variant "<name>-<key>", built
+    from it on first use (core.models.variants)."""
+
+    key: str
+    title: str
+    description: str
+
+
+VARIANTS = {variant.key: variant for variant in (
+    Variant("int8", "int8", "full-integer int8 quantization of {source}: TFLite for a Keras classifier, ONNX "
+                            "Runtime (QDQ, per-channel weights) for YOLO; calibrated on images it is never "
+                            "evaluated on"),
+)}
 
 
 BUILT_IN = (
@@ -77,7 +98,31 @@ BUILT_IN = (
         gradcam_layer="P5/32",
         description="Ultralytics YOLO11n detector pretrained on COCO (80 classes).",
     ),
+    ModelSpec(
+        name="yolov8n",
+        task="detect",
+        framework="ultralytics",
+        title="YOLOv8n (COCO)",
+        dataset="COCO 2017",
+        input_size=640,
+        num_classes=80,
+        weights="yolov8n.pt",
+        weights_url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n.pt",
+        resize="letterbox",
+        gradcam_layer="P5/32",
+        description="Ultralytics YOLOv8n detector pretrained on COCO (80 classes): the previous generation, "
+                    "for comparison with YOLO11n.",
+    ),
 )
+
+
+def variant_spec(source: ModelSpec, key: str) -> ModelSpec:
+    """The registry entry of `source`'s variant `key` ("int8"): the same task, labels and geometry."""
+    variant = VARIANTS[key]
+    return replace(source, name=f"{source.name}-{key}", title=f"{source.title} · {variant.title}",
+                   framework="tflite" if source.task == "classify" else "onnxruntime",  # what runs it
+                   description=variant.description.format(source=source.name), variant_of=source.name,
+                   variant=key)
 
 
 def spec_from_sidecar(path: Path) -> ModelSpec:
@@ -131,7 +176,9 @@ class Registry(Mapping[str, ModelSpec]):
                         specs[spec.name] = spec
                     except ModelConfigError as error:
                         broken[path.stem] = error
-                self._specs, self._broken = specs, broken
+                variants = [variant_spec(spec, key) for spec in specs.values() for key in VARIANTS]
+                self._specs = {**specs, **{spec.name: spec for spec in variants}}
+                self._broken = broken
             return self._specs
 
     def reload(self) -> None:
@@ -165,8 +212,11 @@ class Registry(Mapping[str, ModelSpec]):
 REGISTRY = Registry(BUILT_IN, MODELS_DIR)
 
 
-def model_names(task: str | None = None) -> list[str]:
-    return [name for name, spec in REGISTRY.items() if task is None or spec.task == task]
+def model_names(task: str | None = None, variants: bool = True) -> list[str]:
+    """Registered names (of `task`, if given); `variants=False` leaves the optimised variants out:
+    what front ends show and load by default."""
+    return [name for name, spec in REGISTRY.items()
+            if (task is None or spec.task == task) and (variants or spec.variant_of is None)]
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import numpy as np
 from core import frameworks
 from core.config import CACHE_ENV, RUNTIME_ENV, cache_dir, child_environment, inference_threads  # noqa: F401 (re-exported)
 
-EXPORT_VERSION = "4"  # bump when an export recipe changes, so stale caches are not reused
+EXPORT_VERSION = "5"  # bump when an export recipe changes, so stale caches are not reused
 VERSION_DIGITS = 12  # a model's version: this many hex digits of its weights' sha256
 
 
@@ -51,13 +52,15 @@ def _remembered_digest(path: str, size: int, mtime_ns: int) -> str:
     return file_digest(Path(path))
 
 
-def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path], None]) -> Path:
+def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path], None], key: str = "") -> Path:
     """Model `name`'s export of `weights`, ending in `suffix`, made by `export(target)` only once.
+    `key` adds what else the export depends on (an int8 variant's calibration images).
 
     The export is written to a temporary place and renamed, so a process that stops half-way or
     another process exporting at the same time never leaves a broken file behind.
     """
-    target = cache_dir() / f"{name}-{file_digest(weights)[:16]}-v{EXPORT_VERSION}{suffix}"
+    extra = f"-{key}" if key else ""
+    target = cache_dir() / f"{name}-{file_digest(weights)[:16]}{extra}-v{EXPORT_VERSION}{suffix}"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +69,9 @@ def cached_export(name: str, weights: Path, suffix: str, export: Callable[[Path]
         with contextlib.redirect_stdout(sys.stderr):  # exporters print; stdout may be JSON lines
             export(staged)
         os.replace(staged, target)
+    ours = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}(-[0-9a-f]+)?-v\w+{re.escape(suffix)}")
     for stale in target.parent.glob(f"{name}-*{suffix}"):  # older weights or export recipes
-        if stale != target:
+        if stale != target and ours.fullmatch(stale.name):  # not "<name>-int8-…", another model's
             stale.unlink(missing_ok=True)
     return target
 
@@ -90,19 +94,37 @@ class TfliteRunner:
                 interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
             interpreter.allocate_tensors()
             self._idle.put(interpreter)
-        self._input = interpreter.get_input_details()[0]["index"]
+        self._input = interpreter.get_input_details()[0]
         outputs = interpreter.get_output_details()  # in the converter's order, not the model's
         outputs.sort(key=lambda detail: detail["shape"][-1] != classes)
-        self._outputs = [detail["index"] for detail in outputs]
+        self._outputs = outputs
 
     def __call__(self, batch_of_one: np.ndarray) -> list[np.ndarray]:
         interpreter = self._idle.get()  # waits while every interpreter is busy
         try:
-            interpreter.set_tensor(self._input, np.asarray(batch_of_one, np.float32))
+            interpreter.set_tensor(self._input["index"], _quantised(np.asarray(batch_of_one, np.float32), self._input))
             interpreter.invoke()
-            return [interpreter.get_tensor(index).copy() for index in self._outputs]
+            return [_dequantised(interpreter.get_tensor(detail["index"]), detail) for detail in self._outputs]
         finally:
             self._idle.put(interpreter)
+
+
+def _quantised(values: np.ndarray, detail: dict) -> np.ndarray:
+    """`values` as an input tensor wants them: as they are for a float input, else mapped onto its
+    integers by its scale and zero point (an int8 variant's uint8 pixels: scale 1, zero point 0)."""
+    dtype = detail["dtype"]
+    if np.issubdtype(dtype, np.floating):
+        return values.astype(dtype)
+    scale, zero_point = detail["quantization"]
+    limits = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), limits.min, limits.max).astype(dtype)
+
+
+def _dequantised(values: np.ndarray, detail: dict) -> np.ndarray:
+    if np.issubdtype(values.dtype, np.floating):
+        return values.copy()
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
 def export_tflite(model, target: Path) -> None:

@@ -50,6 +50,10 @@ def model_file(spec, filename: str | None = None, *, explicit: str | os.PathLike
     loading opens, what `python -m core models` lists and what the dashboard checks, so the three
     always agree. Without `download`, only what is already on this machine counts. With
     VISION_MLFLOW_ALIAS set, our trained models' weights are the registry version with that alias."""
+    if spec.variant_of:  # a variant is built from its source's weights
+        from core.models.registry import get_spec
+
+        spec = get_spec(spec.variant_of)
     alias = config.mlflow_alias()
     if explicit is None and filename is None and alias and spec.framework == "keras-file":
         explicit = mlflow_models.champion_uri(spec.name, alias)

@@ -54,7 +54,7 @@ def expose_features(path: Path, layers: dict[str, int], head: int) -> None:
         if len(tensors) != 1:
             raise RuntimeError(f"cannot find the output of layer {index} in {path.name} (found {tensors})")
         model.graph.node.append(onnx.helper.make_node("Identity", [tensors[0]], [name], name=f"features {name}"))
-        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, None, None, None]))
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["batch", None, None, None]))
     model.metadata_props.append(onnx.StringStringEntryProto(key="feature_layers", value=json.dumps(layers)))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

@@ -36,7 +36,8 @@ class OnnxYolo:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = inference_threads()
         self.spec = spec
-        self.weights = weights  # the PyTorch checkpoint the export was made from
+        self.weights = weights  # the file the export was made from (an int8 variant's: the variant itself)
+        self.export = self.served_file = export
         self.version = short_digest(weights)
         self._session = onnxruntime.InferenceSession(str(export), options, providers=["CPUExecutionProvider"])
         metadata = self._session.get_modelmeta().custom_metadata_map

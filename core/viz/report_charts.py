@@ -148,3 +148,37 @@ def parallel_figure(table, parameters: list[str]) -> go.Figure:
                                     dimensions=dimensions))
     figure.update_layout(title="Parameters of each finished trial", margin=dict(l=60, r=40, t=60, b=20))
     return figure
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (latency, quality) points no other point beats on both, fastest first."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -np.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def pareto_figure(table) -> go.Figure:
+    """Quality against single-image latency for every evaluated model (the summary table), one panel
+    per dataset (quality is only comparable within one), with each panel's Pareto front."""
+    from plotly.subplots import make_subplots
+
+    table = table.assign(quality=table["accuracy"].fillna(table["mAP50-95"])).dropna(subset=["quality", "latency p50 (ms)"])
+    datasets = sorted(table["dataset"].unique())
+    figure = make_subplots(1, max(1, len(datasets)), subplot_titles=datasets)
+    for column, dataset in enumerate(datasets, start=1):
+        rows = table[table["dataset"] == dataset].reset_index(drop=True)
+        points = list(zip(rows["latency p50 (ms)"], rows["quality"]))
+        front = rows.loc[pareto_front(points)]
+        figure.add_trace(go.Scatter(x=rows["latency p50 (ms)"], y=rows["quality"], mode="markers+text",
+                                    text=rows["model"], textposition="top center", showlegend=False,
+                                    marker=dict(size=9)), 1, column)
+        figure.add_trace(go.Scatter(x=front["latency p50 (ms)"], y=front["quality"], mode="lines",
+                                    line=dict(dash="dot"), name="Pareto front", showlegend=column == 1), 1, column)
+        figure.update_xaxes(title_text="latency p50 (ms)", type="log", row=1, col=column)
+        figure.update_yaxes(title_text="accuracy" if rows["accuracy"].notna().any() else "mAP50-95", row=1, col=column)
+    figure.update_layout(title="Quality against latency (one image at a time)", **LAYOUT)
+    return figure
