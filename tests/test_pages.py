@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import REGISTRY
+from core.models.registry import model_names
 from core.models.weights import PROJECT_ROOT
 
 TIMEOUT = 240  # the first run on a fresh process loads the frameworks and models
@@ -102,7 +103,7 @@ def test_compare_maps_models_onto_common_classes(weights_dir, data_dir, sample, 
     at.selectbox(key="compare_sample").set_value(sample).run()
     assert not at.exception
     votes = at.dataframe[0].value
-    assert list(votes["model"]) == list(REGISTRY)
+    assert list(votes["model"]) == model_names(variants=False)  # the variants are offered, not shown by default
     assert (votes["common class"] == common).sum() >= 2  # the ImageNet classifier and the detector
     assert any(common in s.value for s in at.success)
 
@@ -148,7 +149,7 @@ def test_explain_detector_box_and_comparison_views(weights_dir):
     assert not at.exception and "restricted to the chosen box" in texts(at)
     at.radio(key="explain_view").set_value("Compare models").run()
     assert not at.exception
-    assert all(name in texts(at) for name in REGISTRY if REGISTRY[name].task == "classify")
+    assert all(name in texts(at) for name in model_names("classify", variants=False))
 
 
 @pytest.mark.slow
@@ -198,7 +199,8 @@ def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
                           timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"exception": [], "tables": 2, "home": [], "dashboard": []}  # the summary and the study
+    # the summary, the variants and the study
+    assert result == {"exception": [], "tables": 3, "home": [], "dashboard": []}
 
 
 def test_dashboard_table_leaves_missing_values_empty(weights_dir):

@@ -166,3 +166,27 @@ def test_offline_without_local_cifar10_names_the_variable(tmp_path, monkeypatch,
     with pytest.raises(FileNotFoundError, match="VISION_DATA_DIR") as error:
         load_cifar10_test()
     assert "VISION_OFFLINE" in str(error.value) and "cifar-10-batches-py" in str(error.value)
+
+
+@pytest.mark.parametrize("points, front", [
+    ([(1, 0.5), (2, 0.6), (3, 0.55), (0.5, 0.4)], [3, 0, 1]),  # the slower, worse point is off the front
+    ([(1, 0.5), (1, 0.7)], [1]),  # as fast and better
+    ([(2, 0.9)], [0]),
+], ids=["four", "tie on latency", "one"])
+def test_pareto_front_keeps_what_nothing_beats_on_both(points, front):
+    assert report_charts.pareto_front(points) == front
+
+
+def test_variants_tab_figures_come_from_the_committed_files(reports):
+    from core.evaluation.reports import variants_table
+
+    table = variants_table(reports).set_index("variant")
+    assert set(table.index) == {f"{name}-int8" for name in ("mobilenet_v2", "yolo11n", "yolov8n", "cifar10_cnn",
+                                                             "mobilenet_v2_cifar10")}
+    for report in reports:
+        if "variant" in report.data:
+            row, variant = table.loc[report.name], report.data["variant"]
+            assert row["of"] == variant["of"] and row["top-1 agreement"] == variant["agreement_top1"]
+            assert np.isclose(row["speed-up"], 1 / variant["latency_ratio"], atol=1e-3)
+    figure = report_charts.pareto_figure(summary_table(reports))
+    assert len(figure.data) == 2 * 3  # points and front for ImageNet, CIFAR-10 and COCO

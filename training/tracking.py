@@ -167,7 +167,8 @@ def log_evaluation(name: str, metrics: dict | None) -> None:
         **{key: value for key, value in (metrics.get("performance") or {}).items()
            if key.startswith("latency") and value is not None},
     })
-    log_confusion_matrix(report["confusion_matrix"], metrics["labels"], f"{name}: test confusion matrix")
+    if "confusion_matrix" in report:  # not kept for 1,000 classes (core.evaluation.metrics)
+        log_confusion_matrix(report["confusion_matrix"], metrics["labels"], f"{name}: test confusion matrix")
 
 
 def log_training_curves(history: dict[str, list[float]], title: str) -> None:
