@@ -181,8 +181,8 @@ def _int8_onnx(source, calibration: Calibration, target: Path) -> None:
         decoding = [node.name for node in graph.node if node.name.startswith(head)
                     and not node.name.startswith((f"{head}cv2.", f"{head}cv3."))]
         # 7-bit weights (reduce_range): without AVX-512 VNNI, ONNX Runtime multiplies uint8 by int8
-        # with VPMADDUBSW, whose 16-bit sums saturate; on coco128 full-range weights cost yolo11n
-        # 0.085 mAP50-95, 7-bit ones 0.008.
+        # with VPMADDUBSW, whose 16-bit sums saturate; full-range weights cost yolo11n about ten
+        # times as much mAP50-95 here.
         quantize_static(str(prepared), str(target), Canvases(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                         reduce_range=True, nodes_to_exclude=decoding, calibrate_method=CalibrationMethod.MinMax)
