@@ -15,7 +15,7 @@ from core.explain.methods import explain, methods_for
 from core.models.preprocess import letterbox
 from core.models.registry import model_names
 
-CLASSIFIERS = model_names("classify")
+CLASSIFIERS = model_names("classify", variants=False)  # int8 variants have no explanations
 CLASSIFIER_METHODS = methods_for("classify")
 
 

@@ -104,8 +104,12 @@ def test_compare_maps_models_onto_common_classes(weights_dir, data_dir, sample, 
     assert not at.exception
     votes = at.dataframe[0].value
     assert list(votes["model"]) == model_names(variants=False)  # the variants are offered, not shown by default
-    assert (votes["common class"] == common).sum() >= 2  # the ImageNet classifier and the detector
-    assert any(common in s.value for s in at.success)
+    assert (votes["common class"] == common).sum() >= 2  # the ImageNet classifier and a detector
+    mapped = {label for label in votes["common class"] if not label.startswith("—")}
+    if mapped == {common}:
+        assert any(common in s.value for s in at.success)
+    else:  # yolov8n calls the Samoyed a cat (0.50): the page says they disagree
+        assert any("disagree" in w.value for w in at.warning), mapped
 
 
 @pytest.mark.slow
@@ -246,7 +250,7 @@ def test_dashboard_shows_model_cards_and_the_tuning_study(weights_dir):
     [card] = [m.value for m in at.markdown if m.value.startswith("# Model card")]
     assert card.startswith("# Model card: mobilenet_v2_cifar10") and "ImageNet starting weights" in card
     study = pd.read_csv(PROJECT_ROOT / "assets" / "metrics" / "cifar10_cnn_tuning.csv")
-    trials = at.dataframe[1].value  # after the summary table
+    trials = next(frame.value for frame in at.dataframe if "val_accuracy" in frame.value)  # the study's table
     assert len(trials) == len(study) >= 20 and trials.iloc[0]["val_accuracy"] == study["val_accuracy"].max()
 
 

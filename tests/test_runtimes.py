@@ -12,7 +12,7 @@ from core.models import runtimes
 from core.models.registry import model_names
 
 
-@pytest.mark.parametrize("name", model_names("classify"))
+@pytest.mark.parametrize("name", model_names("classify", variants=False))
 def test_tflite_matches_tensorflow(name, weights_dir, photos):
     """Every Keras classifier, our mirror-averaging CIFAR-10 models included."""
     model = get_model(name)

@@ -109,7 +109,9 @@ def test_list_models_says_where_each_file_is(weights_dir):
     assert list(infos) == list(REGISTRY)
     assert infos["yolo11n"].weights_path == str(weights_dir / "yolo11n.pt")
     assert infos["cifar10_cnn"].weights_path.endswith("models/cifar10_cnn.keras")
-    assert [info.name for info in service.list_models("detect")] == ["yolo11n"]
+    assert [info.name for info in service.list_models("detect")] == ["yolo11n", "yolov8n", "yolo11n-int8", "yolov8n-int8"]
+    assert infos["yolo11n-int8"].weights_path == infos["yolo11n"].weights_path  # built from its source's weights
+    assert (infos["yolo11n-int8"].runtime, infos["cifar10_cnn-int8"].runtime) == ("onnxruntime", "tflite")
     assert json.dumps(infos["mobilenet_v2"].to_dict())
 
 
@@ -118,7 +120,8 @@ def test_a_broken_sidecar_disables_only_its_model(tmp_path):
     (tmp_path / "truncated.json").write_text('{"name": "truncated", "labels": ["a"')
     (tmp_path / "no_labels.json").write_text(json.dumps({"name": "no_labels", "input_size": 32}))
     registry = Registry(BUILT_IN, tmp_path)
-    assert list(registry) == ["mobilenet_v2", "yolo11n", "good"] and "truncated" not in registry
+    assert [name for name in registry if not registry[name].variant_of] == ["mobilenet_v2", "yolo11n", "yolov8n", "good"]
+    assert registry["good-int8"].variant_of == "good" and "truncated" not in registry
     with pytest.raises(ModelConfigError, match=r"truncated\.json: cannot be read") as error:
         registry["truncated"]
     assert str(tmp_path) in str(error.value)

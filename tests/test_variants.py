@@ -14,7 +14,7 @@ from core.errors import InvalidOptionError, WeightsDamagedError, WeightsNotFound
 from core.explain.detector import box_iou
 from core.models import runtimes
 from core.models.registry import VARIANTS, get_spec, model_names
-from core.models.variants import variant_sidecar
+from core.models.variants import load_variant, variant_sidecar
 
 SOURCES = model_names(variants=False)
 INT8 = [f"{name}-int8" for name in SOURCES]
@@ -76,7 +76,7 @@ def test_an_int8_classifier_cannot_be_explained_but_says_what_can(weights_dir, d
 def test_without_calibration_images_a_variant_names_what_it_needs(weights_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("VISION_DATA_DIR", str(tmp_path))  # an empty data folder
     with pytest.raises(WeightsNotFoundError) as error:
-        get_model("mobilenet_v2-int8")
+        load_variant(get_spec("mobilenet_v2-int8"), get_model("mobilenet_v2"))
     message = str(error.value)
     assert "built from mobilenet_v2" in message and "coco128/" in message and "VISION_DATA_DIR" in message
 
