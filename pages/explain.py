@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core import service
-from core.explain.base import FRACTION
+from core.explain.base import FRACTION, map_correlation, peak_distance
 from core.explain.methods import methods_for
 from core.models.registry import get_spec, model_names
 from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap, shrink
@@ -71,6 +71,24 @@ def in_a_row(image, panels) -> None:
                 faithfulness_line(result)
 
 
+def with_int8(image) -> None:
+    """A model and its int8 variant, the same gradient-free method on both, and how far the map moved."""
+    sources = [name for name in model_names(variants=False) if f"{name}-int8" in model_names()]
+    name = st.selectbox("Model", sources, key="explain_int8_model")
+    method = next(iter(service.methods(f"{name}-int8")))  # Score-CAM or EigenCAM: both can run it
+    in_a_row(image, [(name, name, method, None, None, None), (f"{name}-int8", f"{name}-int8", method, None, None, None)])
+    maps = [run_or_explain(lambda n, p: explanation(n, p, method, None, None, None), n, image.pixels)
+            for n in (name, f"{name}-int8")]
+    if None not in maps:
+        left, right = st.columns(2)
+        left.metric("Correlation of the two maps", f"{map_correlation(maps[0].heatmap, maps[1].heatmap):.3f}")
+        right.metric("Distance between their peaks", f"{peak_distance(maps[0].heatmap, maps[1].heatmap):.1%}",
+                     help="as a share of the image's diagonal")
+        if get_spec(name).task == "classify":
+            st.caption(f"Both explain their own top class; the int8 model's masks are {name}'s feature maps "
+                       "(an int8 TFLite file keeps no readable activations), its weights its own answers.")
+
+
 def png(pixels) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
@@ -83,17 +101,20 @@ images = image_inputs("explain", multiple=False, default_sample="cat (scikit-ima
 left, middle, right = st.columns(3)
 opacity = left.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
 colormap = middle.selectbox("Colour map", COLORMAPS, key="explain_colormap")
-view = right.radio("View", ["One explanation", "Compare methods", "Compare models"], key="explain_view")
+view = right.radio("View", ["One explanation", "Compare methods", "Compare models", "Compare with int8"],
+                   key="explain_view")
 
 for image in images:
+    if view == "Compare with int8":
+        with_int8(image)
+        continue
     if view == "Compare models":
         method = st.selectbox("Method", list(CLASSIFIER_METHODS), format_func=CLASSIFIER_METHODS.get, key="explain_cm_method")
         in_a_row(image, [(name, name, method, None, None, None) for name in model_names("classify", variants=False)])
         continue
     model_column, method_column, target_column, layer_column = st.columns(4)
-    explainable = [name for name in model_names() if service.methods(name)]
-    name = model_column.selectbox("Model", explainable, key="explain_model",
-                                  help="int8 classifiers are not listed: a TFLite file has no gradients to explain.")
+    name = model_column.selectbox("Model", model_names(), key="explain_model",
+                                  help="An int8 classifier has no gradients: it offers Score-CAM alone.")
     with model_column:
         layers = run_or_explain(lambda n: service.layers(n), name)
     if layers is None:

@@ -123,6 +123,16 @@ def test_moving_a_slider_reuses_the_cached_result(weights_dir):
     assert [c.value for c in at.caption if " ms" in c.value] == before
 
 
+def test_explain_compares_a_model_with_its_int8_variant(weights_dir, data_dir):
+    at = page("pages/explain.py")
+    at.radio(key="explain_view").set_value("Compare with int8").run()
+    at.selectbox(key="explain_int8_model").set_value("cifar10_cnn").run()
+    assert not at.exception and "**cifar10_cnn**" in texts(at) and "**cifar10_cnn-int8**" in texts(at)
+    shown = {m.label: m.value for m in at.metric}
+    assert -1 <= float(shown["Correlation of the two maps"]) <= 1 and shown["Distance between their peaks"].endswith("%")
+    assert "masks from cifar10_cnn's feature maps" in texts(at)
+
+
 @pytest.mark.slow
 def test_explain_renders_and_switches_method_and_target(weights_dir):
     at = page("pages/explain.py")

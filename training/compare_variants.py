@@ -12,10 +12,12 @@ import numpy as np
 from tqdm import tqdm
 
 from core import REGISTRY, service
+from core.explain.base import map_correlation, peak_distance
 from core.explain.detector import box_iou
 from core.models.variants import variant_sidecar
 
 LATENCY_RUNS = 50
+DRIFT_IMAGES = 100  # explanations compared per variant
 
 
 def probabilities(name: str, images) -> np.ndarray:
@@ -35,6 +37,7 @@ def classifier_comparison(name: str, images, labels: np.ndarray, variant_probabi
         "source_accuracy": round(source_accuracy, 5),
         "accuracy_change_points": round(100 * (accuracy - source_accuracy), 3),
         **_speed_and_size(name, source, images),
+        "explanation_drift": explanation_drift(name, images, source_probabilities.argmax(1)),
     }
 
 
@@ -49,7 +52,26 @@ def detector_comparison(name: str, detection: dict, source_detection: dict, imag
         "map50_95_change": round(detection["map50_95"] - source_detection["map50_95"], 5),
         "agreement_top1": round(float(np.mean(agreement)), 5),
         **_speed_and_size(name, source, images),
+        "explanation_drift": explanation_drift(name, images),
     }
+
+
+def explanation_drift(name: str, images, targets: np.ndarray | None = None) -> dict:
+    """How far the variant's heatmaps move from its source's on up to DRIFT_IMAGES images spread
+    over the set: a gradient-free method on both (Score-CAM for classifiers, explaining the source's
+    top class; EigenCAM for detectors), their Pearson correlation, and the distance between their
+    peaks as a share of the image's diagonal."""
+    source, method = REGISTRY[name].variant_of, ("scorecam" if targets is not None else "eigencam")
+    picked = np.linspace(0, len(images) - 1, min(DRIFT_IMAGES, len(images))).astype(int)
+    correlations, distances = [], []
+    for i in tqdm(picked, desc=f"{name} vs {source} ({method})", unit="img"):
+        target = None if targets is None else int(targets[i])
+        ours, theirs = (service.explain(model, images[i], method, target=target, faithfulness=False).heatmap
+                        for model in (name, source))
+        correlations.append(map_correlation(ours, theirs))
+        distances.append(peak_distance(ours, theirs))
+    return {"method": method, "images": len(picked), "mean_correlation": round(float(np.nanmean(correlations)), 4),
+            "mean_peak_distance": round(float(np.mean(distances)), 4)}
 
 
 def _same_top_detection(a, b) -> bool:

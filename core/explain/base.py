@@ -108,6 +108,20 @@ def resize_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(picture.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
+def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r of two maps of one shape (NaN when one is flat)."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    scale = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / scale) if scale > 0 else float("nan")
+
+
+def peak_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """How far apart the two maps' highest points are, as a share of the map's diagonal."""
+    first, second = (np.array(np.unravel_index(np.argmax(m), m.shape)) for m in (a, b))
+    return float(np.linalg.norm(first - second) / np.hypot(*np.shape(a)))
+
+
 def normalise(values: np.ndarray) -> np.ndarray:
     """Scale to [0, 1]; an all-equal map (nothing stood out) becomes all zeros, never NaN."""
     values = np.nan_to_num(np.asarray(values, np.float32))

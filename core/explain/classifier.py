@@ -36,7 +36,7 @@ def resolve_target(model, probabilities: np.ndarray, target: int | str | None) -
 
 def layer_choices(model) -> list[str]:
     """Layers a map can be taken at, the registry's default first, then deepest first."""
-    layers = keras_cams.spatial_layers(model.model)[::-1]
+    layers = keras_cams.spatial_layers(keras_cams.keras_model(model))[::-1]
     default = model.spec.gradcam_layer
     return [default] + [name for name in layers if name != default] if default in layers else layers
 
@@ -48,7 +48,7 @@ def explain_classifier(model, image: np.ndarray, method, target, layer, box, wit
     pixels = model.model_input(image)
     probabilities = model.probabilities(pixels[None])[0]
     chosen = resolve_target(model, probabilities, target)
-    layer = layer or model.spec.gradcam_layer or keras_cams.spatial_layers(model.model)[-1]
+    layer = layer or model.spec.gradcam_layer or keras_cams.spatial_layers(keras_cams.keras_model(model))[-1]
     start = time.perf_counter()
     coarse = method.compute(model, pixels, chosen.index, layer)
     latency_ms = (time.perf_counter() - start) * 1000
@@ -56,6 +56,8 @@ def explain_classifier(model, image: np.ndarray, method, target, layer, box, wit
     score = None
     if with_faithfulness:
         score = faithfulness(on_input, pixels, lambda batch: model.probabilities(batch)[:, chosen.index])
-    notes = [method.note, CROP_NOTE if model.spec.resize == "center-crop" else ""]
+    source = getattr(model, "source", None)
+    masks = f"masks from {source.spec.name}'s feature maps, scores from this int8 model" if source else ""
+    notes = [method.note, masks, CROP_NOTE if model.spec.resize == "center-crop" else ""]
     return Explanation(model.spec.name, method.name, chosen, layer, to_original(on_input, image.shape, model.spec),
                        score, latency_ms, "; ".join(n for n in notes if n), version=model.version)

@@ -98,9 +98,11 @@ def gradcam_plus_plus(classifier, pixels: np.ndarray, index: int, layer: str) ->
 def scorecam(classifier, pixels: np.ndarray, index: int, layer: str, channels: int = SCORE_CAM_CHANNELS) -> np.ndarray:
     """Score-CAM (Wang et al. 2020) without gradients: each channel, upsampled and scaled to [0, 1],
     masks the input; its weight is the target's probability on that masked input. Only the
-    `channels` channels with the highest mean activation are tried."""
+    `channels` channels with the highest mean activation are tried. An int8 variant keeps no
+    readable activations, so its masks are its source's feature maps; the weights, the answers to
+    the masked inputs, are its own."""
     tf = frameworks.tensorflow()
-    activations, _ = _activations_and_gradients(classifier.model, pixels, index, layer)
+    activations, _ = _activations_and_gradients(keras_model(classifier), pixels, index, layer)
     chosen = np.argsort(-activations.mean(axis=(0, 1)))[:channels]
     maps = activations[:, :, chosen]
     masks = np.asarray(tf.image.resize(maps[None], pixels.shape[:2], method="bilinear"))[0]  # S x S x C
@@ -109,6 +111,11 @@ def scorecam(classifier, pixels: np.ndarray, index: int, layer: str, channels: i
     masked = pixels[None].astype(np.float32) * masks.transpose(2, 0, 1)[..., None]  # C x S x S x 3
     weights = classifier.probabilities(masked)[:, index]
     return np.maximum((maps * weights).sum(axis=-1), 0)
+
+
+def keras_model(classifier):
+    """The Keras model whose layers a map of `classifier` is taken at: its own, or an int8 variant's source's."""
+    return getattr(classifier, "source", classifier).model
 
 
 def _activations_and_gradients(model, pixels: np.ndarray, index: int, layer: str) -> tuple[np.ndarray, np.ndarray]:

@@ -30,14 +30,15 @@ class Method:
     compute: Callable | None = None  # a classifier method's map at the layer
     note: str = ""  # shown under every map it makes
     slow: bool = False  # the benchmark times fewer runs of it
+    gradient_free: bool = False  # it needs only the model's answers (so int8 variants can use it)
 
 
 METHODS = {method.name: method for method in (
     Method("gradcam", "Grad-CAM", "classify", explain_classifier, keras_cams.gradcam),
     Method("gradcam++", "Grad-CAM++", "classify", explain_classifier, keras_cams.gradcam_plus_plus),
     Method("scorecam", "Score-CAM", "classify", explain_classifier, keras_cams.scorecam,
-           note=f"Score-CAM on the {keras_cams.SCORE_CAM_CHANNELS} most active channels", slow=True),
-    Method("eigencam", "EigenCAM", "detect", explain_detection, slow=True),
+           note=f"Score-CAM on the {keras_cams.SCORE_CAM_CHANNELS} most active channels", slow=True, gradient_free=True),
+    Method("eigencam", "EigenCAM", "detect", explain_detection, slow=True, gradient_free=True),
 )}
 LAYER_CHOICES = {"classify": classifier_layers, "detect": detector_layers}
 
@@ -49,9 +50,12 @@ def methods_for(task: str) -> dict[str, str]:
 
 def methods_of(spec) -> dict[str, str]:
     """The methods that can explain the model of registry entry `spec`: its task's, except that an
-    int8 classifier is a TFLite file alone, with no gradients and no layer to read (its source
-    model explains the same decision)."""
-    return {} if spec.variant and spec.task == "classify" else methods_for(spec.task)
+    int8 classifier is a TFLite file alone, with no gradients: only the gradient-free Score-CAM
+    (masking with its source's feature maps)."""
+    methods = methods_for(spec.task)
+    if spec.variant and spec.task == "classify":
+        return {name: title for name, title in methods.items() if METHODS[name].gradient_free}
+    return methods
 
 
 def layers_for(model) -> list[str]:
@@ -65,11 +69,9 @@ def explain(model, image: np.ndarray, method: str | None = None, target: int | s
     classifier (default: the top class); `box` the index of a detection for a detector (default:
     every detection orients the map, and the most confident one is scored)."""
     names = methods_of(model.spec)
-    if not names:
-        raise InvalidOptionError(f"{model.spec.name} cannot be explained: an int8 TFLite classifier has no "
-                                 f"gradients. Explain {model.spec.variant_of}, the model it was built from.")
     method = method or next(iter(names))
     if method not in names:
-        raise InvalidOptionError(f"{model.spec.name} supports {', '.join(names)}, not {method!r}.")
+        why = " (an int8 TFLite file has no gradients)" if model.spec.variant else ""
+        raise InvalidOptionError(f"{model.spec.name} supports {', '.join(names)}, not {method!r}{why}.")
     chosen = METHODS[method]
     return chosen.run(model, image, chosen, target, layer, box, faithfulness)

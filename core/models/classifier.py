@@ -102,11 +102,15 @@ class KerasClassifier(Classifier):
 
 
 class TfliteClassifier(Classifier):
-    """A classifier that is a TFLite file alone (an int8 variant): no Keras model, so no gradients
-    and no Grad-CAM. Its outputs are the source's: probabilities, then the penultimate features."""
+    """A classifier that is a TFLite file alone (an int8 variant): no gradients, so no Grad-CAM;
+    Score-CAM masks with its source's feature maps (`source`, the FP32 model it was built from) and
+    weighs them by its own answers. Its outputs are the source's: probabilities, then the
+    penultimate features."""
 
-    def __init__(self, spec: ModelSpec, path: Path, labels: tuple[str, ...], outputs_probabilities: bool):
+    def __init__(self, spec: ModelSpec, path: Path, labels: tuple[str, ...], outputs_probabilities: bool,
+                 source: KerasClassifier):
         self.spec = spec
+        self.source = source
         self.weights = path
         self.version = short_digest(path)
         self.labels = labels
