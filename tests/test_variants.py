@@ -136,7 +136,7 @@ def test_committed_variant_metrics_compare_with_the_source_measured_in_the_same_
     assert 0 < variant["latency_p50_ms"] and 0 < variant["source_latency_p50_ms"]
     assert np.isclose(variant["latency_ratio"], variant["latency_p50_ms"] / variant["source_latency_p50_ms"], atol=2e-3)
     drift = variant["explanation_drift"]
-    assert drift["images"] == 100 and drift["method"] == ("scorecam" if get_spec(name).task == "classify" else "eigencam")
+    assert drift["images"] >= 50 and drift["method"] == ("scorecam" if get_spec(name).task == "classify" else "eigencam")
     assert -1 <= drift["mean_correlation"] <= 1 and 0 <= drift["mean_peak_distance"] <= 1
     quality = data.get("classification") or data["detection"]
     if "accuracy_change_points" in variant:

@@ -91,8 +91,9 @@ def _described(name: str) -> dict:
 
 def _speed_and_size(name: str, source: str, images) -> dict:
     """Single-image latency of both, alternately call by call, and the served files' sizes."""
-    for image in images[:5]:
-        service.predict(name, image), service.predict(source, image)
+    for image in images[:5]:  # warm-up
+        service.predict(name, image)
+        service.predict(source, image)
     ours, theirs = [], []
     for i in range(LATENCY_RUNS):
         image = images[i % len(images)]

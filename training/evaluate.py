@@ -94,7 +94,8 @@ def _print_variant(variant: dict, metric: str) -> None:
               else f"mAP50-95 {variant['map50_95_change']:+.4f}")
     print(f"  against {variant['of']}: {metric} ({change}), top-1 agreement {variant['agreement_top1']:.1%}, "
           f"latency p50 {variant['latency_p50_ms']:.2f} ms vs {variant['source_latency_p50_ms']:.2f} ms "
-          f"({variant['latency_ratio']:.2f}x), size {variant['size_ratio']:.2f}x")
+          f"({variant['latency_ratio']:.2f}x), size {variant['size_ratio']:.2f}x, "
+          f"{variant['explanation_drift']['method']} maps' correlation {variant['explanation_drift']['mean_correlation']:.3f}")
 
 
 def evaluate_detector(name: str) -> dict | None:

@@ -107,14 +107,13 @@ class TfliteClassifier(Classifier):
     weighs them by its own answers. Its outputs are the source's: probabilities, then the
     penultimate features."""
 
-    def __init__(self, spec: ModelSpec, path: Path, labels: tuple[str, ...], outputs_probabilities: bool,
-                 source: KerasClassifier):
+    def __init__(self, spec: ModelSpec, path: Path, source: KerasClassifier):
         self.spec = spec
         self.source = source
         self.weights = path
         self.version = short_digest(path)
-        self.labels = labels
-        self.outputs_probabilities = outputs_probabilities
+        self.labels = source.labels
+        self.outputs_probabilities = source.outputs_probabilities
         self._runner = TfliteRunner(path, spec.num_classes)
         self.served_file = path
 

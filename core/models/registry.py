@@ -19,6 +19,7 @@ from core.config import MODELS_DIR
 from core.errors import ModelConfigError, UnknownModelError  # noqa: F401 (UnknownModelError re-exported)
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+ULTRALYTICS_WEIGHTS_URL = "https://github.com/ultralytics/assets/releases/download/v8.3.0/"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ VARIANTS = {variant.key: variant for variant in (
 )}
 
 
+# What Ultralytics' COCO detectors share: task, geometry, and the feature map EigenCAM defaults to.
+_COCO_DETECTOR = dict(task="detect", framework="ultralytics", dataset="COCO 2017", input_size=640, num_classes=80,
+                      resize="letterbox", gradcam_layer="P5/32")
+
 BUILT_IN = (
     ModelSpec(
         name="mobilenet_v2",
@@ -84,35 +89,13 @@ BUILT_IN = (
         gradcam_layer="Conv_1",
         description="Keras MobileNetV2 1.0/224 pretrained on ImageNet (1,000 classes).",
     ),
-    ModelSpec(
-        name="yolo11n",
-        task="detect",
-        framework="ultralytics",
-        title="YOLO11n (COCO)",
-        dataset="COCO 2017",
-        input_size=640,
-        num_classes=80,
-        weights="yolo11n.pt",
-        weights_url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt",
-        resize="letterbox",
-        gradcam_layer="P5/32",
-        description="Ultralytics YOLO11n detector pretrained on COCO (80 classes).",
-    ),
-    ModelSpec(
-        name="yolov8n",
-        task="detect",
-        framework="ultralytics",
-        title="YOLOv8n (COCO)",
-        dataset="COCO 2017",
-        input_size=640,
-        num_classes=80,
-        weights="yolov8n.pt",
-        weights_url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n.pt",
-        resize="letterbox",
-        gradcam_layer="P5/32",
-        description="Ultralytics YOLOv8n detector pretrained on COCO (80 classes): the previous generation, "
-                    "for comparison with YOLO11n.",
-    ),
+    ModelSpec(**_COCO_DETECTOR, name="yolo11n", title="YOLO11n (COCO)", weights="yolo11n.pt",
+              weights_url=ULTRALYTICS_WEIGHTS_URL + "yolo11n.pt",
+              description="Ultralytics YOLO11n detector pretrained on COCO (80 classes)."),
+    ModelSpec(**_COCO_DETECTOR, name="yolov8n", title="YOLOv8n (COCO)", weights="yolov8n.pt",
+              weights_url=ULTRALYTICS_WEIGHTS_URL + "yolov8n.pt",
+              description="Ultralytics YOLOv8n detector pretrained on COCO (80 classes): the previous generation, "
+                          "for comparison with YOLO11n."),
 )
 
 

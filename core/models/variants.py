@@ -111,7 +111,7 @@ def _build_and_load(spec: ModelSpec, source, calibration: Calibration):
         from core.models.classifier import TfliteClassifier
 
         path = _cached(spec, source, calibration, ".tflite", lambda target: _int8_tflite(source, calibration, target))
-        return TfliteClassifier(spec, path, source.labels, source.outputs_probabilities, source)
+        return TfliteClassifier(spec, path, source)
     from core.models.yolo_onnx import OnnxYolo
 
     path = _cached(spec, source, calibration, ".onnx", lambda target: _int8_onnx(source, calibration, target))
