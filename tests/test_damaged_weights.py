@@ -32,6 +32,7 @@ def damaged(weights_dir, tmp_path_factory):
     _truncated(weights_dir / "yolo11n.pt", folder / "yolo11n.pt", 200_000)
     _truncated(weights_dir / MOBILENET, folder / MOBILENET, 500_000)
     shutil.copy(weights_dir / "imagenet_class_index.json", folder)
+    shutil.copy(weights_dir / "yolov8n.pt", folder)  # a good detector beside the damaged one
     (folder / "elsewhere").mkdir()  # not searched by name: the pages below still find our CIFAR-10 models
     _truncated(PROJECT_ROOT / "models" / "cifar10_cnn.keras", folder / "elsewhere" / "cifar10_cnn.keras", 300_000)
     shutil.copy(PROJECT_ROOT / "assets" / "eda" / "cifar10_samples.png", folder / "elsewhere" / "not_a_checkpoint.pt")
@@ -89,4 +90,4 @@ def test_pages_show_the_damaged_file_once_and_other_models_work(damaged, data_di
     assert len(detect["errors"]) == 1 and "yolo11n.pt" in detect["errors"][0]
     assert "cannot be loaded" in detect["errors"][0] and "failed on this image" not in detect["errors"][0]
     assert len(compare["errors"]) == 2 and all("cannot be loaded" in e for e in compare["errors"])
-    assert sum(m.startswith("## ") for m in compare["markdown"]) == 2  # the two CIFAR-10 models answered
+    assert sum(m.startswith("## ") for m in compare["markdown"]) == 3  # the CIFAR-10 models and yolov8n answered
