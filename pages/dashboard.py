@@ -132,7 +132,8 @@ def classifiers_tab(reports) -> None:
     names = {labels: ", ".join(r.name for r in group) for labels, group in groups.items()}
     labels = st.selectbox("Label set", list(groups), format_func=names.get, key="label_set")
     group = {r.name: r for r in groups[labels]}
-    chosen_names = st.multiselect("Models to compare", list(group), default=list(group), key="compared")
+    sources = [name for name, report in group.items() if "variant" not in report.data]  # variants are offered
+    chosen_names = st.multiselect("Models to compare", list(group), default=sources or list(group), key="compared")
     chosen = [group[name] for name in chosen_names]
     if not chosen:
         return
