@@ -121,6 +121,9 @@ def _build_and_load(spec: ModelSpec, source, calibration: Calibration):
 def _cached(spec: ModelSpec, source, calibration: Calibration, suffix: str, build) -> Path:
     key = hashlib.sha256(f"{calibration.digest} {RECIPE}".encode()).hexdigest()[:8]
     path = cached_export(spec.name, source.weights, suffix, build, key=key)
+    for stale in path.parent.glob(f"{spec.name}-*.json"):  # sidecars of the files cached_export replaced
+        if not stale.with_suffix(suffix).exists():
+            stale.unlink(missing_ok=True)
     sidecar = path.with_suffix(".json")
     if not sidecar.exists():
         atomic.write_text(sidecar, json.dumps({
