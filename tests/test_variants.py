@@ -12,10 +12,10 @@ from core import get_model, service
 from core.config import METRICS_DIR, MODELS_DIR
 from core.errors import InvalidOptionError, WeightsDamagedError, WeightsNotFoundError
 from core.explain.base import map_correlation
-from core.explain.detector import box_iou
 from core.models import runtimes
 from core.models.registry import VARIANTS, get_spec, model_names
 from core.models.variants import load_variant, variant_sidecar
+from core.models.yolo_onnx import box_iou
 
 SOURCES = model_names(variants=False)
 INT8 = [f"{name}-int8" for name in SOURCES]

@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from core import REGISTRY, service
 from core.explain.base import map_correlation, peak_distance
-from core.explain.detector import box_iou
 from core.models.variants import variant_sidecar
+from core.models.yolo_onnx import box_iou
 
 LATENCY_RUNS = 50
 DRIFT_IMAGES = 100  # explanations compared per variant

@@ -12,6 +12,7 @@ import numpy as np
 from core.errors import InvalidOptionError
 from core.explain.base import Explanation, Target, faithfulness, normalise
 from core.explain.eigencam import eigencam
+from core.models.yolo_onnx import box_iou
 
 FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
 MATCH_IOU = 0.5
@@ -81,10 +82,3 @@ def _box_confidence(detector, image: np.ndarray, target) -> float:
     overlaps = box_iou(np.array([d.box for d in same_class]).reshape(-1, 4), np.array(target.box))
     return max((d.score for d, iou in zip(same_class, overlaps) if iou >= MATCH_IOU), default=0.0)
 
-
-def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Intersection over union of each of `boxes` (N × 4, x1 y1 x2 y2) with `box`."""
-    top_left, bottom_right = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
-    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return overlap / np.maximum(areas + np.prod(box[2:] - box[:2]) - overlap, 1e-9)

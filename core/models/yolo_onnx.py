@@ -93,15 +93,17 @@ def non_max_suppression(output: np.ndarray, conf: float, iou: float,
 def _greedy_suppression(boxes: np.ndarray, threshold: float) -> np.ndarray:
     """Indices of the boxes kept (they come sorted by score): each suppresses the later ones that
     overlap it by an IoU above `threshold` (torchvision.ops.nms's rule)."""
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     remaining, kept = np.arange(len(boxes)), []
     while remaining.size:
         best, rest = remaining[0], remaining[1:]
         kept.append(best)
-        top_left = np.maximum(boxes[best, :2], boxes[rest, :2])
-        bottom_right = np.minimum(boxes[best, 2:], boxes[rest, 2:])
-        overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):  # two empty boxes: NaN, which suppresses nothing
-            suppressed = overlap / (areas[best] + areas[rest] - overlap) > threshold
-        remaining = rest[~suppressed]
+        remaining = rest[box_iou(boxes[rest], boxes[best]) <= threshold]
     return np.array(kept, dtype=np.int64)
+
+
+def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over union of each of `boxes` (N × 4, x1 y1 x2 y2) with `box` (0 for two empty boxes)."""
+    top_left, bottom_right = np.maximum(boxes[:, :2], box[:2]), np.minimum(boxes[:, 2:], box[2:])
+    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return overlap / np.maximum(areas + np.prod(box[2:] - box[:2]) - overlap, 1e-9)
