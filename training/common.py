@@ -23,18 +23,19 @@ def seed_everything(seed: int) -> None:
     frameworks.keras().utils.set_random_seed(seed)
 
 
-def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0):
+def batches(data: LabelledImages, batch_size: int, shuffle: bool, seed: int = 0, targets: np.ndarray | None = None):
     """A tf.data pipeline of (pixels as float32 0-255, one-hot label) batches (label smoothing
-    needs one-hot labels)."""
+    needs one-hot labels); `targets` (N x classes) replaces the one-hot labels (distillation)."""
     tf = frameworks.tensorflow()
-    dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
+    classes = len(data.classes)
+    labels = data.labels if targets is None else targets
+    dataset = tf.data.Dataset.from_tensor_slices((data.images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=shuffle)
-    classes = len(data.classes)
 
     def convert(x, y):
-        return tf.cast(x, tf.float32), tf.one_hot(y, classes)
+        return tf.cast(x, tf.float32), (tf.one_hot(y, classes) if targets is None else y)
 
     return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

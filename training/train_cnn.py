@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core import frameworks
 from core.models.weights import MODELS_DIR
-from training import common, optimisation, tracking
+from training import common, distillation, optimisation, tracking
 from training.architectures import augmentation, cifar_cnn, mirror_averaged, whitening_kernel
 from training.cifar10 import load_cifar10
 
@@ -40,6 +40,10 @@ LOOKAHEAD_FROM_EPOCH = 3
 LOOKAHEAD_EVERY_IMAGES = 5120  # airbench: every 5 steps of 1024
 EARLY_STOP_PATIENCE = 4  # epochs without a better validation accuracy
 SEED = 0
+# Distillation (off unless --teacher is given): the student's target is this share of the teacher's
+# probabilities, softened at this temperature, plus the rest of the one-hot label
+DISTILL_WEIGHT = 0.5
+TEMPERATURE = 2.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING)
     parser.add_argument("--lookahead-from-epoch", type=int, default=LOOKAHEAD_FROM_EPOCH)
     parser.add_argument("--patience", type=int, default=EARLY_STOP_PATIENCE)
+    parser.add_argument("--teacher", type=Path, help="a trained CIFAR-10 .keras model to distil from (e.g. "
+                        "models/mobilenet_v2_cifar10.keras)")
+    parser.add_argument("--distill-weight", type=float, default=DISTILL_WEIGHT)
+    parser.add_argument("--temperature", type=float, default=TEMPERATURE)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--limit-per-class", type=int, help="use only this many images per class (smoke runs)")
     parser.add_argument("--name", default=NAME, help="artifact name (and registry name)")
@@ -90,6 +98,7 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     steps_per_epoch = len(data.train) // batch_size
     total_steps = args.epochs * steps_per_epoch
     trainer = common.training_model(model, augmentation())
+    targets = teacher_targets(args, data.train)
     optimizer = optimisation.bias_boosted_sgd(
         optimisation.triangular_schedule(args.lr, total_steps),
         boosted=optimisation.batch_norm_biases(model),
@@ -114,7 +123,7 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     ]
     start = time.perf_counter()
     history = trainer.fit(
-        common.batches(data.train, batch_size, shuffle=True, seed=args.seed),
+        common.batches(data.train, batch_size, shuffle=True, seed=args.seed, targets=targets),
         validation_data=common.batches(data.val, batch_size, shuffle=False),
         epochs=args.epochs,
         callbacks=callbacks,
@@ -126,12 +135,23 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     return mirror_averaged(model), history, wall_time
 
 
+def teacher_targets(args, train):
+    """The distillation targets of the training images, or None (plain one-hot labels)."""
+    if args.teacher is None:
+        return None
+    soft = distillation.teacher_probabilities(args.teacher, train)
+    print(f"teacher agrees with {distillation.agreement(soft, train.labels):.1%} of the training labels", flush=True)
+    return distillation.distilled_targets(train.labels, len(train.classes), soft, args.distill_weight, args.temperature)
+
+
 def describe(args, model, history, data, provenance, wall_time: float) -> dict:
     return common.sidecar(
         args, model, history, data, provenance, wall_time,
         title="CNN from scratch (CIFAR-10)",
         description=f"airbench93-style CNN (whitening layer, three conv groups of {args.widths} channels), "
-        "trained from scratch on CIFAR-10 by training/train_cnn.py; averages the image and its mirror image.",
+        "trained from scratch on CIFAR-10 by training/train_cnn.py"
+        + (f", distilled from {args.teacher.stem}" if args.teacher else "")
+        + "; averages the image and its mirror image.",
         gradcam_layer="block3_out",
         script="training/train_cnn.py",
     )
