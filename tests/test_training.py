@@ -135,6 +135,39 @@ def test_calibration_keeps_every_prediction_and_lowers_the_validation_loss(smoke
     assert [layer.name for layer in load().layers].count(calibrate.TEMPERATURE_LAYER) == 1
 
 
+def test_distillation_targets_come_from_the_teacher_and_are_cached(small, tmp_path, monkeypatch):
+    """The committed transfer model labels real training images once; the second call reads the
+    cache; the mixed targets are distributions that lean towards the label and spread with temperature."""
+    from training import distillation
+
+    monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path))
+    teacher = PROJECT_ROOT / "models" / "mobilenet_v2_cifar10.keras"
+    soft = distillation.teacher_probabilities(teacher, small.train)
+    assert soft.shape == (len(small.train), 10) and np.allclose(soft.sum(1), 1, atol=1e-4)
+    assert distillation.agreement(soft, small.train.labels) > 0.85  # a 91.5% model on images it was trained on
+    (cached,) = (tmp_path / "teacher").glob("*.npy")
+    assert np.array_equal(distillation.teacher_probabilities(teacher, small.train), soft)
+    cool = distillation.distilled_targets(small.train.labels, 10, soft, weight=0.5, temperature=1.0)
+    warm = distillation.distilled_targets(small.train.labels, 10, soft, weight=0.5, temperature=4.0)
+    assert np.allclose(cool.sum(1), 1) and np.allclose(warm.sum(1), 1)
+    assert (cool.argmax(1) == small.train.labels).all()  # half the weight is on the label
+    entropy = lambda p: -(p * np.log(np.clip(p, 1e-12, 1))).sum(1).mean()  # noqa: E731
+    assert entropy(warm) > entropy(cool)
+    cached.unlink()
+
+
+def test_distilled_smoke_training_records_its_teacher(data_dir, tmp_path, monkeypatch):
+    from training import train_cnn
+
+    monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
+    teacher = PROJECT_ROOT / "models" / "mobilenet_v2_cifar10.keras"
+    args = train_cnn.parse_args([*SMOKE_CNN_ARGS, "--out", str(tmp_path), "--teacher", str(teacher)])
+    sidecar = train_cnn.train(args)
+    assert sidecar["training"]["config"]["teacher"] == "models/mobilenet_v2_cifar10.keras"
+    assert "distilled from mobilenet_v2_cifar10" in sidecar["description"]
+    assert 0 < sidecar["training"]["test_accuracy"] <= 1
+
+
 def test_lookahead_pulls_the_weights_to_their_trailing_average():
     """After each epoch the weights equal the callback's average, which trails the raw SGD weights."""
     from core import frameworks
