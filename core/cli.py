@@ -199,7 +199,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(json.dumps(row))
     else:
         f = result.faithfulness
-        score = f" faithfulness {f.drop:.2f} vs random {f.random_drop:.2f};" if f else ""
+        score = f" {f.verdict()};" if f else ""
         print(f"{args.image}: {result.method} for {result.target.label} ({result.target.score:.1%}) at {result.layer};"
               f"{score} peak {result.peak} ({result.latency_ms:.0f} ms)")
     return 0

@@ -1,5 +1,6 @@
-"""/explain: why a model answers what it does. Heatmaps (Grad-CAM, Grad-CAM++, Score-CAM, EigenCAM)
-with their faithfulness scores; all methods for one model, or one method across the classifiers."""
+"""/explain: why a model answers what it does. Heatmaps (Grad-CAM, Grad-CAM++, Score-CAM, EigenCAM),
+each beside its deletion and insertion curves against random maps; all methods for one model, or
+one method across the classifiers."""
 
 import io
 
@@ -7,10 +8,11 @@ import streamlit as st
 from PIL import Image
 
 from core import service
-from core.explain.base import FRACTION, map_correlation, peak_distance
+from core.explain.base import map_correlation, peak_distance
 from core.explain.methods import methods_for
 from core.models.registry import get_spec, model_names
 from core.viz.drawing import COLORMAPS, colour_heatmap, overlay_heatmap, shrink
+from core.viz.explain_charts import faithfulness_figure
 from pages.widgets import DISPLAY_SIDE, classify, detect, explanation, image_inputs, run_or_explain, use_app_navigation
 
 use_app_navigation()
@@ -36,25 +38,28 @@ def pick_target(name, pixels):
     return result.top_k[top.index(choice)].label, None
 
 
-def faithfulness_line(result) -> None:
-    f = result.faithfulness
-    if f is None:
+def faithfulness_chart(result, key: str) -> None:
+    """The deletion and insertion curves, map against random, and the one-line verdict under them."""
+    if result.faithfulness is None:
         return
-    left, right = st.columns(2)
-    left.metric(f"Score drop, top {FRACTION:.0%} blurred", f"{f.drop:.0%}")
-    right.metric("Same for random maps", f"{f.random_drop:.0%}")
-    verdict = "points at what the model uses" if f.drop > f.random_drop else "does no better than random here"
-    st.caption(f"Blurring the {FRACTION:.0%} of pixels this map rates highest changes the {result.target.label} "
-               f"score by {f.drop:.0%}, random blobs by {f.random_drop:.0%}: the map {verdict}.")
+    label = result.target.label  # the model's own class name
+    figure = faithfulness_figure(result.faithfulness, score_name=f"{label} score")
+    st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+    st.caption(f"{label} · {result.faithfulness.verdict()}")
 
 
-def show(image, result, opacity, colormap, with_heatmap=True):
+def show(image, result, opacity, colormap, key: str, with_heatmap=True):
+    """Original, heatmap, overlay and the faithfulness chart in a row; the overlay and the chart
+    under it when several explanations share the row."""
     overlay = overlay_heatmap(image.pixels, result.heatmap, opacity, colormap)  # at the map's display size
-    columns = st.columns(3 if with_heatmap else 1)
+    columns = st.columns(4 if with_heatmap else 1)
     if with_heatmap:
         columns[0].image(shrink(image.pixels, DISPLAY_SIDE), caption="original", width="stretch")
         columns[1].image(colour_heatmap(result.heatmap, colormap), caption=f"heatmap ({result.layer})", width="stretch")
-    columns[-1].image(overlay, caption=f"{result.target.label} · {result.latency_ms:.0f} ms", width="stretch")
+    overlay_column = columns[2] if with_heatmap else columns[0]
+    overlay_column.image(overlay, caption=f"{result.target.label} · {result.latency_ms:.0f} ms", width="stretch")
+    with columns[-1]:
+        faithfulness_chart(result, key)
     if result.note:
         st.caption(result.note)
     return overlay
@@ -67,8 +72,7 @@ def in_a_row(image, panels) -> None:
             st.markdown(f"**{title}**")
             result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
             if result is not None:
-                show(image, result, opacity, colormap, with_heatmap=False)
-                faithfulness_line(result)
+                show(image, result, opacity, colormap, f"faithfulness_{title}", with_heatmap=False)
 
 
 def with_int8(image) -> None:
@@ -130,6 +134,5 @@ for image in images:
     result = run_or_explain(lambda n, p: explanation(n, p, method, target, layer, box), name, image.pixels)
     if result is None:
         continue
-    overlay = show(image, result, opacity, colormap)
-    faithfulness_line(result)
+    overlay = show(image, result, opacity, colormap, "faithfulness")
     st.download_button("Download overlay PNG", png(overlay), f"{name}_{method}.png", "image/png")

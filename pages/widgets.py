@@ -119,7 +119,8 @@ def detect(name: str, pixels: np.ndarray, conf: float = CONFIDENCE, iou: float =
     return service.predict(name, pixels, conf=conf, iou=iou, source="app")
 
 
-@st.cache_data(max_entries=EXPLANATIONS_KEPT, ttl=KEPT_FOR_S, show_spinner="Computing the heatmap…")
+@st.cache_data(max_entries=EXPLANATIONS_KEPT, ttl=KEPT_FOR_S,
+               show_spinner="Computing the heatmap and its faithfulness curves…")
 def explanation(name: str, pixels: np.ndarray, method: str, target, layer, box):
     """Cached as a display copy (a uint8 map at most DISPLAY_SIDE pixels long): a bounded cache,
     whatever size the photos are."""

@@ -184,7 +184,10 @@ def test_explain_as_json_and_as_png(api, jpegs, photo_paths):
     row = api.post("/v1/models/mobilenet_v2/explain", files=dog, params={"target": "Samoyed"}).json()
     expected = service.explain("mobilenet_v2", photo_paths["dog"], target="Samoyed").to_dict()
     assert row["target"] == expected["target"] and row["heatmap_peak"] == expected["heatmap_peak"]
-    assert row["faithfulness"] == pytest.approx(expected["faithfulness"], abs=1e-3)
+    aucs = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc")
+    assert [row["faithfulness"][k] for k in aucs] == pytest.approx([expected["faithfulness"][k] for k in aucs], abs=1e-3)
+    assert row["faithfulness"]["curves"]["deletion"] == pytest.approx(expected["faithfulness"]["curves"]["deletion"],
+                                                                      abs=1e-3)
     assert row["image"] == "dog.jpg" and row["method"] == "gradcam" and row["version"] == expected["version"]
     overlay = Image.open(io.BytesIO(base64.b64decode(row["overlay_png"])))
     assert overlay.format == "PNG" and overlay.size == Image.open(photo_paths["dog"]).size

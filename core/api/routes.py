@@ -139,7 +139,8 @@ async def explain(
     layer: str | None = Query(None, description="layer name (default: the model's)"),
     box: int | None = Query(None, description="detectors: index of the detection to explain"),
     opacity: float = Query(0.5, description="of the heatmap over the image, 0 to 1"),
-    faithfulness: bool = Query(True, description="also run the deletion test (costs a few model calls)"),
+    faithfulness: bool = Query(True, description="also compute the deletion and insertion curves against "
+                                                 "random maps (a hundred or so model calls)"),
 ) -> Response:
     """`python -m core explain --json`'s object, with the heatmap over the image as a base64 PNG
     in `overlay_png`."""

@@ -1,12 +1,9 @@
-"""What every explanation shares: the result type, its target, the faithfulness test, and putting
-a map back over the original image. The methods themselves are listed in core.explain.methods.
+"""What every explanation shares: the result type, its target, and putting a map back over the
+original image. The methods themselves are listed in core.explain.methods; how faithful a map is
+(deletion and insertion curves against random maps) is core.explain.faithfulness.
 
 An Explanation is a heatmap over the original image (H x W, floats in [0, 1]), the target, the
-layer, the time taken and a faithfulness score. Drawing it is core.viz.drawing.overlay_heatmap.
-
-Faithfulness (a deletion test): blur the most salient FRACTION of the pixels and measure how much
-the target's score drops, relative to its score before; do the same with random smooth maps
-(blobs, like real maps, not scattered pixels). A map that beats random points at what matters.
+layer, the time taken and the faithfulness curves. Drawing it is core.viz.drawing.overlay_heatmap.
 """
 
 from __future__ import annotations
@@ -14,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from core.explain.faithfulness import Faithfulness
 from core.models.preprocess import input_region
-
-FRACTION = 0.2  # of the pixels blurred by the faithfulness test
-RANDOM_MAPS = 5
-RANDOM_MAP_CELLS = 7  # random maps are 7x7 noise upsampled: blobs the size of a CAM's
 
 
 @dataclass(frozen=True)
@@ -31,24 +25,14 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Faithfulness:
-    drop: float  # relative drop of the target's score when the top FRACTION of the map is blurred
-    random_drop: float  # the same for random maps (mean of RANDOM_MAPS)
-    fraction: float = FRACTION
-
-    def to_dict(self) -> dict:
-        return {"drop": round(self.drop, 4), "random_drop": round(self.random_drop, 4), "fraction": self.fraction}
-
-
-@dataclass(frozen=True)
 class Explanation:
     model: str
     method: str
     target: Target
     layer: str
     heatmap: np.ndarray = field(repr=False)  # H x W float32 in [0, 1] over the original image (or a display copy)
-    faithfulness: Faithfulness | None
-    latency_ms: float  # the map alone, without the faithfulness test
+    faithfulness: Faithfulness | None  # deletion and insertion curves, unless they were not asked for
+    latency_ms: float  # the map alone, without the faithfulness curves
     note: str = ""
     box: tuple[float, float, float, float] | None = None  # the detection explained, if any
     version: str = ""  # the model's version (a short digest of its weights)
@@ -80,26 +64,6 @@ class Explanation:
             "latency_ms": round(self.latency_ms, 2),
             "note": self.note,
         }
-
-
-def faithfulness(heatmap: np.ndarray, pixels: np.ndarray, score, seed: int = 0) -> Faithfulness:
-    """Deletion test on the model's input: `score(batch)` gives the target's score per image."""
-    blurred = np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(max(2, pixels.shape[0] / 16))))
-    rng = np.random.default_rng(seed)
-    maps = [heatmap] + [resize_map(rng.random((RANDOM_MAP_CELLS, RANDOM_MAP_CELLS)), heatmap.shape) for _ in range(RANDOM_MAPS)]
-    batch = [pixels] + [np.where(_top_fraction(m)[..., None], blurred, pixels) for m in maps]
-    scores = np.asarray(score(np.stack(batch).astype(np.float32)), dtype=np.float64)
-    before = max(scores[0], 1e-12)
-    drops = (scores[0] - scores[1:]) / before
-    return Faithfulness(float(drops[0]), float(drops[1:].mean()))
-
-
-def _top_fraction(heatmap: np.ndarray) -> np.ndarray:
-    """The FRACTION of pixels with the highest values (ties broken by position, so exactly that many)."""
-    count = max(1, int(round(FRACTION * heatmap.size)))
-    flat = np.zeros(heatmap.size, bool)
-    flat[np.argsort(-heatmap, axis=None, kind="stable")[:count]] = True
-    return flat.reshape(heatmap.shape)
 
 
 def resize_map(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""EigenCAM explanations of the YOLO detector, with the same faithfulness test as the classifiers:
+"""EigenCAM explanations of the YOLO detector, with the same faithfulness curves as the classifiers:
 the score is the confidence of the explained box (the best same-class box overlapping it by IoU
-0.5 or more, 0 when it is gone)."""
+0.5 or more, 0 when it is gone). Each point of a curve is one detector run (they do not batch), so a
+detector's curves have fewer points and random maps than a classifier's."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ import time
 import numpy as np
 
 from core.errors import InvalidOptionError
-from core.explain.base import Explanation, Target, faithfulness, normalise
+from core.explain.base import Explanation, Target, normalise, resize_map
 from core.explain.eigencam import eigencam
+from core.explain.faithfulness import Faithfulness, faithfulness, shared_baseline
+from core.models.preprocess import letterbox
 from core.models.yolo_onnx import box_iou
 
 FAITHFULNESS_CONFIDENCE = 0.01  # re-detect with a low threshold so a weakened box is still seen
 MATCH_IOU = 0.5
+# 2 + 2 * 7 * (1 + 2) = 44 detector runs per explanation (a classifier's 16 steps and 4 maps would be 152)
+DETECTOR_STEPS = 8
+DETECTOR_RANDOM_MAPS = 2
 
 
 def layer_choices(detector) -> list[str]:
@@ -60,13 +66,29 @@ def explain_detection(detector, image: np.ndarray, method, target, layer: str | 
         nothing = Target("(nothing detected)", -1, 0.0)
         return Explanation(detector.spec.name, method.name, nothing, name, heatmap, None, latency_ms,
                            "No detection: the map shows what the layer responds to most.", version=detector.version)
-    score = None
-    if with_faithfulness:
-        score = faithfulness(heatmap, image, lambda batch: [_box_confidence(detector, im, explained) for im in batch])
+    score = box_faithfulness(detector, image, heatmap, explained) if with_faithfulness else None
     chosen = Target(explained.label, explained.class_id, explained.score)
     note = "restricted to the chosen box" if box is not None else "oriented by every detected box"
     return Explanation(detector.spec.name, method.name, chosen, name, heatmap, score, latency_ms, note, explained.box,
                        version=detector.version)
+
+
+def box_faithfulness(detector, image: np.ndarray, heatmap: np.ndarray, explained) -> Faithfulness:
+    """The curves on the image at the size the detector scales it to: the very pixels its letterbox
+    makes (so the same answers), and at most 640 pixels a side to copy for each point, not 40 megapixels."""
+    letterboxed, placement = letterbox(image, detector.spec.input_size, square=False, stride=detector.stride)
+    top, left = placement.top, placement.left
+    pixels = np.ascontiguousarray(letterboxed[top : top + placement.height, left : left + placement.width])
+    on_input = resize_map(heatmap, pixels.shape[:2])
+    gain_x, gain_y = placement.gain
+    box = np.array(explained.box) * [gain_x, gain_y, gain_x, gain_y]
+
+    def score(batch):
+        return [_box_confidence(detector, one, explained.class_id, box) for one in batch]
+
+    target = (id(detector), detector.spec.name, explained.class_id, tuple(round(float(v), 1) for v in box))
+    baseline = shared_baseline(target, pixels, score, DETECTOR_STEPS, DETECTOR_RANDOM_MAPS)
+    return faithfulness(on_input, pixels, score, baseline)
 
 
 def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
@@ -76,9 +98,9 @@ def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
     return mask
 
 
-def _box_confidence(detector, image: np.ndarray, target) -> float:
+def _box_confidence(detector, image: np.ndarray, class_id: int, box: np.ndarray) -> float:
     found = detector.predict(np.ascontiguousarray(image, dtype=np.uint8), conf=FAITHFULNESS_CONFIDENCE).detections
-    same_class = [d for d in found if d.class_id == target.class_id]
-    overlaps = box_iou(np.array([d.box for d in same_class]).reshape(-1, 4), np.array(target.box))
+    same_class = [d for d in found if d.class_id == class_id]
+    overlaps = box_iou(np.array([d.box for d in same_class]).reshape(-1, 4), box)
     return max((d.score for d, iou in zip(same_class, overlaps) if iou >= MATCH_IOU), default=0.0)
 
