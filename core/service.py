@@ -277,3 +277,30 @@ _CHECKS = {
     "iou": _check_fraction("iou", low_open=True),
     "imgsz": lambda name, spec, value: value is None or _check_imgsz(name, spec, value),
 }
+
+
+# Robustness (/robustness): the page's perturbations, a sweep of one of them, adversarial attacks
+def perturb(image: ImageSource, *, seed: int = 0, **controls):
+    """`image` as RGB uint8 with the page's perturbations (core.robustness.perturb.CONTROLS: blur,
+    noise, jpeg_quality, brightness, contrast, rotation, occlusion_size/_x/_y). InvalidOptionError
+    for an unknown control or a value out of its range."""
+    from core.robustness.perturb import perturb as perturbed
+
+    return perturbed(load_image(image), seed, **controls)
+
+
+def sweep(name: str, image: ImageSource, control: str, *, seed: int = 0, **fixed) -> list:
+    """Model `name`'s confidence in its clean answer at each level of `control` (SweepPoints)."""
+    from core.robustness.perturb import confidence_curve, sweep_images
+
+    levels, images = sweep_images(load_image(image), control, seed, **fixed)
+    return confidence_curve(name, control, levels, predict_many(name, images))
+
+
+def attack(name: str, image: ImageSource, epsilon: float, method: str = "fgsm", target: int | str | None = None):
+    """`image` attacked through Keras classifier `name` with FGSM or PGD within ε (a share of 0-255),
+    away from its answer or towards `target`: an AttackResult (core.robustness.adversarial)."""
+    from core.robustness.adversarial import attack_image
+
+    pixels = load_image(image)
+    return guarded(name, lambda: attack_image(name, pixels, epsilon, method, target))

@@ -11,12 +11,15 @@ from core.evaluation.reports import (
     best_cells,
     classifiers_sharing_labels,
     load_reports,
+    load_robustness,
     load_tuning_tables,
+    robustness_table,
     summary_table,
     trained_sidecar,
     variants_table,
 )
 from core.io.datasets import recorded_image
+from core.robustness.corruptions import CORRUPTIONS
 from core.viz.drawing import overlay_heatmap
 from core.viz.report_charts import (
     confidence_histogram_figure,
@@ -29,6 +32,7 @@ from core.viz.report_charts import (
     reliability_figure,
     tuning_figure,
 )
+from core.viz.robustness_charts import MEAN, severity_figure, small_multiples_figure
 from pages.widgets import classify, explanation, run_or_explain, use_app_navigation
 
 GALLERY_SIZE = 12
@@ -232,6 +236,25 @@ def tuning_tab() -> None:
                    "a recipe is adopted only when a full training run confirms it.")
 
 
+ALL_PANELS = "all 15, side by side"
+
+
+def robustness_tab() -> None:
+    benchmarks = load_robustness(metrics_files.METRICS_DIR)
+    if not benchmarks:
+        st.info(f"No corruption benchmark yet: run `{metrics_files.ROBUSTNESS_COMMAND}`.")
+        return
+    st.dataframe(robustness_table(benchmarks), hide_index=True, key="robustness_table", placeholder="")
+    st.caption("The 15 corruptions of CIFAR-10-C / ImageNet-C at 5 severities (`python -m training.robustness`). mCE is "
+               "Hendrycks & Dietterich's corruption error, normalised by the named baseline (100 = as robust as it); a "
+               "model without a baseline on its set gets its unnormalised mean error. Sets differ, so compare models "
+               "on the same set.")
+    shown = st.selectbox("Corruption", [ALL_PANELS, MEAN, *CORRUPTIONS], key="robustness_corruption",
+                         format_func=lambda c: c.replace("_", " "))
+    figure = small_multiples_figure(benchmarks) if shown == ALL_PANELS else severity_figure(benchmarks, shown)
+    st.plotly_chart(figure, key="robustness_curves")
+
+
 use_app_navigation()
 st.title("Dashboard")
 st.caption("Every evaluated model side by side. The figures come from assets/metrics, written by "
@@ -245,8 +268,8 @@ for report in reports:
     if report.problems:
         st.warning(f"**{report.name}** may be stale: " + "; ".join(report.problems))
 summary(reports)
-classifiers, training, calibration, detection, variants, cards, tuning = st.tabs(
-    ["Classifiers", "Training curves", "Calibration", "Detection", "Variants", "Model cards", "Tuning"])
+classifiers, training, calibration, detection, variants, cards, tuning, robustness = st.tabs(
+    ["Classifiers", "Training curves", "Calibration", "Detection", "Variants", "Model cards", "Tuning", "Robustness"])
 with classifiers:
     classifiers_tab(reports)
 with training:
@@ -261,3 +284,5 @@ with cards:
     cards_tab(reports)
 with tuning:
     tuning_tab()
+with robustness:
+    robustness_tab()

@@ -93,6 +93,7 @@ def test_detect_upload_shows_the_bus(server, browser, shots, photo_paths):
 
 
 @pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?"), ("explain", "Score drop"),
+                                            ("robustness", "Correlation of the two maps"),
                                             ("dashboard", "Mistakes of one confusion cell"), ("data", "Balanced")])
 def test_pages_render_with_a_sample(server, browser, shots, path, expected):
     page, seconds = _open(browser, f"{server}/{path}")

@@ -12,6 +12,8 @@ MODULES = {".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts).remove
            for path in sorted(CORE.rglob("*.py"))}
 MAX_LINES = 300
 LONGER = {"core.config": 360}  # every setting in one module: it grows with each feature's variables
+LONGER["core.service"] = 340  # the one way in: each feature adds its few entry points there
+LONGER["core.robustness.corruptions"] = 460  # the 15 published corruption definitions, in one module
 
 
 def _imports(module: str, path: Path) -> set[str]:

@@ -28,6 +28,13 @@ def page(path: str) -> AppTest:
     return at.run()
 
 
+def model_reports(folder: Path) -> list[Path]:
+    """The metrics files that are a model's evaluation (not its robustness or faithfulness files)."""
+    from core.evaluation.reports import NOT_REPORTS
+
+    return [path for path in sorted(folder.glob("*.json")) if not path.name.endswith(NOT_REPORTS)]
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n" + "\n".join(c.value for c in at.caption)
 
@@ -138,7 +145,8 @@ def test_explain_renders_and_switches_method_and_target(weights_dir):
     at = page("pages/explain.py")
     assert not at.exception
     assert at.selectbox(key="explain_model").value == "mobilenet_v2"
-    assert len(at.get("image")) == 3 and "Score drop" in "\n".join(m.label for m in at.metric)
+    assert len(at.get("image")) == 3 and len(at.get("plotly_chart")) == 1  # the faithfulness curves
+    assert "deletion AUC" in texts(at) and "for random maps" in texts(at)
     first_target = at.selectbox(key="explain_target").value
     at.selectbox(key="explain_method_mobilenet_v2").set_value("scorecam").run()
     assert not at.exception and "most active channels" in texts(at)
@@ -148,6 +156,7 @@ def test_explain_renders_and_switches_method_and_target(weights_dir):
     assert second.split(" (")[0] in texts(at)  # the overlay's caption names the new target
     at.radio(key="explain_view").set_value("Compare methods").run()
     assert not at.exception and all(f"**{m}**" in texts(at) for m in ("Grad-CAM", "Grad-CAM++", "Score-CAM"))
+    assert len(at.get("plotly_chart")) == 3  # a chart under each method's overlay
 
 
 @pytest.mark.slow
@@ -172,7 +181,7 @@ def test_dashboard_shows_the_json_figures(weights_dir, data_dir):
     assert not at.exception and not at.warning  # every committed report matches its model
     table = at.dataframe[0].value.set_index("model")
     metrics = PROJECT_ROOT / "assets" / "metrics"
-    for path in metrics.glob("*.json"):
+    for path in model_reports(metrics):
         report = json.loads(path.read_text())
         if report["task"] == "classify":
             assert table.loc[report["model"], "accuracy"] == report["classification"]["accuracy"]
@@ -213,8 +222,8 @@ def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
                           timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # the summary, the variants and the study
-    assert result == {"exception": [], "tables": 3, "home": [], "dashboard": []}
+    # the summary, the variants, the study and the corruption benchmark
+    assert result == {"exception": [], "tables": 4, "home": [], "dashboard": []}
 
 
 def test_dashboard_table_leaves_missing_values_empty(weights_dir):
@@ -233,7 +242,7 @@ def test_dashboard_table_leaves_missing_values_empty(weights_dir):
 def test_dashboard_says_when_a_metrics_file_lacks_its_test_set(weights_dir, data_dir, tmp_path, monkeypatch):
     from core.evaluation import reports
 
-    for path in (PROJECT_ROOT / "assets" / "metrics").glob("*.json"):  # as written before test_set was recorded
+    for path in model_reports(PROJECT_ROOT / "assets" / "metrics"):  # as written before test_set was recorded
         report = {key: value for key, value in json.loads(path.read_text()).items() if key != "test_set"}
         (tmp_path / path.name).write_text(json.dumps(report))
     monkeypatch.setattr(reports, "METRICS_DIR", tmp_path)

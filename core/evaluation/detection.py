@@ -26,6 +26,7 @@ NMS_IOU = 0.7
 MAX_DETECTIONS = 300
 IMAGE_SIZE = 640
 IMAGES = "images/train2017"  # coco128 keeps its 128 images in the train2017 layout
+IMAGE_SUFFIXES = (".jpg", ".png")
 
 
 def evaluate_yolo_folder(weights: Path, dataset: Path, names: dict[int, str]) -> dict:
@@ -86,7 +87,8 @@ def coco_ground_truth(images: Path, labels: Path, names: dict[int, str]) -> dict
     """COCO-format ground truth from YOLO label files (class cx cy w h, normalised). Image ids and
     category ids follow Ultralytics' `save_json` for non-COCO sets: the numeric file stem, class + 1."""
     gt = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in names.items()]}
-    for path in sorted(images.glob("*.jpg")):
+    # JPEG as shipped; PNG for a set rewritten without further loss (training.robustness' corrupted copies)
+    for path in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         width, height = Image.open(path).size
         image_id = int(path.stem) if path.stem.isnumeric() else path.stem
         gt["images"].append({"id": image_id, "file_name": path.name, "width": width, "height": height})

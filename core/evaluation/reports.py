@@ -19,6 +19,11 @@ from core.models.weights import find_model_file
 EVALUATE_COMMAND = "python -m training.evaluate"
 OPTIMISE_COMMAND = "python -m training.optimise"
 EDA_COMMAND = "python -m training.eda"
+# JSON files beside the reports that are not one (a model's whole evaluation): skipped by load_reports
+NOT_REPORTS = (
+    "_faithfulness.json",  # training.faithfulness: explanation methods against random maps
+    "_robustness.json",  # training.robustness: corruption benchmark (and training.adversarial's section)
+)
 # Columns of the summary table, and which way is better.
 HIGHER_IS_BETTER = ("accuracy", "top-5", "mAP50", "mAP50-95", "macro-F1", "throughput (img/s)")
 LOWER_IS_BETTER = ("ECE", "latency p50 (ms)", "latency p95 (ms)", "size (MB)")
@@ -42,7 +47,7 @@ def load_reports(folder: Path | None = None, check_files: bool = True) -> list[R
     becomes a Report with empty data and the reason."""
     folder = folder or METRICS_DIR
     reports = []
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if not p.name.endswith(NOT_REPORTS)):
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as error:
@@ -198,3 +203,48 @@ def trained_sidecar(name: str) -> dict | None:
         return json.loads(sidecar.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+ROBUSTNESS_COMMAND = "python -m training.robustness"
+ROBUSTNESS_SUFFIX = "_robustness.json"
+
+
+def load_robustness(folder: Path | None = None) -> dict[str, dict]:
+    """Each model's corruption benchmark (assets/metrics/<model>_robustness.json, from
+    training.robustness), by model; a file without the benchmark (only training.adversarial's
+    section so far) or one that cannot be read is left out."""
+    folder = folder or METRICS_DIR
+    found = {}
+    for path in sorted(folder.glob(f"*{ROBUSTNESS_SUFFIX}")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if "corruptions" in data:
+            found[path.name.removesuffix(ROBUSTNESS_SUFFIX)] = data
+    return found
+
+
+def robustness_table(benchmarks: dict[str, dict]) -> pd.DataFrame:
+    """One row per benchmarked model: clean against mean corrupted metric, and its mCE."""
+    rows = []
+    for name, data in benchmarks.items():
+        mce = data["mce"]
+        rows.append({
+            "model": name,
+            "dataset": data["dataset"]["name"],
+            "images": data["dataset"]["images"],
+            "metric": "mAP50-95" if data["metric"] == "map50_95" else data["metric"],
+            "clean": data["clean"],
+            "mean corrupted": data["mean_corrupted"],
+            "± (95%)": data.get("mean_corrupted_ci95"),
+            "drop (points)": round(100 * (data["clean"] - data["mean_corrupted"]), 2),
+            "mCE (%)": mce["value"],
+            "relative mCE (%)": mce.get("relative"),
+            "mCE relative to": mce["baseline"] or "none (unnormalised mean error)",
+        })
+    table = pd.DataFrame(rows)
+    for column in ("clean", "mean corrupted", "± (95%)", "mCE (%)", "relative mCE (%)"):
+        if column in table:
+            table[column] = pd.to_numeric(table[column])
+    return table

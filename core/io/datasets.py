@@ -172,11 +172,18 @@ def _decode_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def stratified_split(data: LabelledImages, holdout: int, seed: int) -> tuple[LabelledImages, LabelledImages]:
     """Split off `holdout` examples, the same share of every class, reproducibly."""
-    rng = np.random.default_rng(seed)
-    per_class = holdout // len(data.classes)
-    held = np.concatenate([rng.permutation(np.flatnonzero(data.labels == c))[:per_class] for c in range(len(data.classes))])
+    held = stratified_indices(data.labels, len(data.classes), holdout, seed)
     kept = np.setdiff1d(np.arange(len(data)), held)
-    return data.subset(kept), data.subset(np.sort(held))
+    return data.subset(kept), data.subset(held)
+
+
+def stratified_indices(labels: np.ndarray, classes: int, count: int, seed: int) -> np.ndarray:
+    """The sorted indices of `count` examples, the same number of every class, reproducibly. Each
+    class's order is one seeded permutation whatever `count` is, so a smaller count picks a subset
+    of a larger one's picks (nested subsets, for models that can afford fewer images)."""
+    rng = np.random.default_rng(seed)
+    per_class = count // classes
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(classes)]))
 
 
 def _natural(path: Path) -> tuple:

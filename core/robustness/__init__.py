@@ -1,0 +1,1 @@
+"""Robustness: how models answer corrupted and adversarial images."""

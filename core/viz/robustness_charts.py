@@ -1,0 +1,60 @@
+"""Plotly figures of the corruption benchmark (assets/metrics/<model>_robustness.json): the metric
+against severity, models overlaid, one panel per corruption or for one chosen corruption."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.robustness.corruptions import CORRUPTIONS, SEVERITIES
+from core.viz.report_charts import LAYOUT
+
+MEAN = "mean of the 15 corruptions"
+COLUMNS = 5
+SEVERITY_AXIS = [0, *SEVERITIES]  # 0: the clean images
+
+
+def metric_name(data: dict) -> str:
+    return "mAP50-95" if data["metric"] == "map50_95" else data["metric"]
+
+
+def curve(data: dict, corruption: str) -> list[float]:
+    """The metric at severity 0 (clean) to 5 for one corruption, or averaged over all of them."""
+    if corruption == MEAN:
+        return [data["clean"], *data["mean_by_severity"]]
+    return [data["clean"], *data["corruptions"][corruption]]
+
+
+def severity_figure(benchmarks: dict[str, dict], corruption: str = MEAN) -> go.Figure:
+    """One corruption (or their mean): the metric against severity, a line per model."""
+    figure = go.Figure()
+    for name, data in benchmarks.items():
+        figure.add_scatter(x=SEVERITY_AXIS, y=curve(data, corruption), mode="lines+markers",
+                           name=f"{name} ({metric_name(data)})",
+                           hovertemplate="severity %{x}: %{y:.3f}<extra>" + name + "</extra>")
+    figure.update_layout(title=corruption.replace("_", " "), xaxis=dict(title="severity (0 = clean)", dtick=1),
+                         yaxis=dict(title="accuracy or mAP50-95", range=[0, 1]), **LAYOUT)
+    return figure
+
+
+def small_multiples_figure(benchmarks: dict[str, dict]) -> go.Figure:
+    """All 15 corruptions, one small panel each (3 rows of 5), the models overlaid in every panel
+    with the same colour, and a shared 0-1 axis."""
+    rows = int(np.ceil(len(CORRUPTIONS) / COLUMNS))
+    figure = make_subplots(rows=rows, cols=COLUMNS, subplot_titles=[c.replace("_", " ") for c in CORRUPTIONS],
+                           shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.08, horizontal_spacing=0.02)
+    colours = [f"hsl({round(360 * i / max(1, len(benchmarks)))}, 65%, 45%)" for i in range(len(benchmarks))]
+    for index, corruption in enumerate(CORRUPTIONS):
+        row, column = index // COLUMNS + 1, index % COLUMNS + 1
+        for (name, data), colour in zip(benchmarks.items(), colours):
+            figure.add_scatter(x=SEVERITY_AXIS, y=curve(data, corruption), mode="lines+markers", row=row, col=column,
+                               name=f"{name} ({metric_name(data)})", legendgroup=name, showlegend=index == 0,
+                               line=dict(color=colour, width=1.5), marker=dict(size=4),
+                               hovertemplate=f"{corruption} " + "%{x}: %{y:.3f}<extra>" + name + "</extra>")
+    figure.update_yaxes(range=[0, 1])
+    figure.update_xaxes(dtick=1)
+    figure.update_annotations(font_size=11)
+    figure.update_layout(height=170 * rows + 120, title="Metric against severity (0 = clean), per corruption",
+                         **LAYOUT)
+    return figure
