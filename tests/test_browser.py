@@ -92,7 +92,7 @@ def test_detect_upload_shows_the_bus(server, browser, shots, photo_paths):
     page.close()
 
 
-@pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?"), ("explain", "Score drop"),
+@pytest.mark.parametrize("path, expected", [("predict", "tabby"), ("compare", "Do they agree?"), ("explain", "for random maps"),
                                             ("robustness", "Correlation of the two maps"),
                                             ("dashboard", "Mistakes of one confusion cell"), ("data", "Balanced")])
 def test_pages_render_with_a_sample(server, browser, shots, path, expected):
