@@ -76,7 +76,7 @@ def first_visits() -> list[Visit]:
         Visit("detect", ("Detect", "bus.jpg"), (r"\bbus ×1\b",), photo="bus"),
         Visit("detect", ("Detect", "dog.jpg"), (r"\bdog ×1\b",), photo="dog"),
         Visit("compare", ("Compare",), ("Do they agree",)),
-        Visit("explain", ("Explain",), ("Score drop",)),
+        Visit("explain", ("Explain",), ("for random maps",)),
         Visit("dashboard", ("Dashboard",), ("Mistakes of one confusion cell",)),
         Visit("data", ("Data",), ("Balanced",)),
     ]
