@@ -221,7 +221,8 @@ def test_committed_benchmarks_carry_the_required_keys(name):
     mce = report["mce"]
     if BENCHMARKED[name] == "cifar10":
         assert mce["baseline"] == "cifar10_cnn" and mce["normalised"] and 20 < mce["value"] < 200
-        assert report["mean_corrupted_ci95"] <= 0.0125  # the subset's size: about ±1 point
+        # the subset's size: about ±1 point for the baseline; a nested 500-image part for the slower model
+        assert report["mean_corrupted_ci95"] <= (0.0125 if name == "cifar10_cnn" else 0.03)
     else:
         assert mce["baseline"] is None and not mce["normalised"] and "unnormalised" in mce["definition"]
         assert mce["value"] == pytest.approx(100 * (1 - report["mean_corrupted"]), abs=0.01)
