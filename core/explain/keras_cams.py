@@ -50,7 +50,7 @@ def _build_gradient_function(model, layer: str):
     if layer not in spatial_layers(model):
         raise InvalidOptionError(f"{layer!r} is not a layer with a spatial output in {model.name}; choose one of: "
                          f"{', '.join(spatial_layers(model)[-8:])}.")
-    gradient_model = keras.Model(model.inputs, [model.get_layer(layer).output, _logits(model)])
+    gradient_model = keras.Model(model.inputs, [model.get_layer(layer).output, logits(model)])
 
     @tf.function(reduce_retracing=True)
     def run(pixels, index):
@@ -62,7 +62,7 @@ def _build_gradient_function(model, layer: str):
     return run
 
 
-def _logits(model):
+def logits(model):
     """The pre-softmax output tensor of `model`."""
     keras = frameworks.keras()
     last = model.layers[-1]

@@ -24,6 +24,7 @@ import numpy as np
 
 from core import frameworks
 from core.errors import InvalidOptionError
+from core.explain.keras_cams import logits
 from core.models.loading import get_model
 from core.models.registry import get_spec
 from core.results import Classification
@@ -154,7 +155,7 @@ def _build_loss_gradient(keras_model, side: int):
     tf, keras = frameworks.tensorflow(), frameworks.keras()
     # A second model over the shared one's own layers, ending at the logits: nothing of the shared
     # model is changed, and its weights are read, never copied.
-    logits_model = keras.Model(keras_model.inputs, _logits(keras_model))
+    logits_model = keras.Model(keras_model.inputs, logits(keras_model))
 
     @tf.function(input_signature=[tf.TensorSpec((None, side, side, 3), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def run(pixels, labels):
@@ -167,21 +168,6 @@ def _build_loss_gradient(keras_model, side: int):
 
     run(np.zeros((1, side, side, 3), np.float32), np.zeros(1, np.int32))  # trace now, while locked
     return run
-
-
-def _logits(keras_model):
-    """The pre-softmax output tensor: a Softmax layer's input, or a linear copy of a softmax Dense
-    layer (same weights) called on that layer's input."""
-    keras = frameworks.keras()
-    last = keras_model.layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return last.input
-    if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax":
-        linear = keras.layers.Dense(last.units, name=f"{last.name}_attack_logits")
-        logits = linear(last.input)
-        linear.set_weights(last.get_weights())
-        return logits
-    return keras_model.outputs[0]  # already logits
 
 
 def attack_image(name: str, image: np.ndarray, epsilon: float, method: str = "fgsm",
