@@ -56,7 +56,7 @@ from core.evaluation.detection import evaluate_yolo_folder
 from core.io import atomic
 from core.io.datasets import CIFAR10_CLASSES, stratified_indices
 from core.models.preprocess import _center_crop_geometry  # the model's own resize, so the two cannot drift
-from core.models.runtimes import file_digest
+from core.models.runtimes import file_digest, short_digest
 from core.robustness.corruptions import CORRUPTIONS, SEVERITIES, check, constant_set, corrupt
 from training import common
 from training.cifar10 import data_dir, load_cifar10_test
@@ -273,16 +273,21 @@ def checkpoint_folder(data: EvaluationSet) -> Path:
     return config.cache_dir() / "robustness" / f"{data.key}-{hashlib.sha256(defined.encode()).hexdigest()[:12]}"
 
 
+def _checkpoint_file(folder: Path, name: str, corruption: str) -> Path:
+    """Named by the model's version too: a retrained model never reads its predecessor's answers."""
+    return folder / f"{name}-{short_digest(service.load(name).weights)}.{corruption}.npz"
+
+
 def _save(folder: Path, name: str, corruption: str, scores: Scores, corrupting_s: float, scoring_s: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {f"correct_{s}": scores.correct[(corruption, s)] for s in SEVERITIES if (corruption, s) in scores.correct}
-    with atomic.atomic_path(folder / f"{name}.{corruption}.npz") as staged:
+    with atomic.atomic_path(_checkpoint_file(folder, name, corruption)) as staged:
         np.savez(staged, table=np.array(scores.table[corruption]), corrupting_s=corrupting_s, scoring_s=scoring_s,
                  **arrays)
 
 
 def _restore(folder: Path, name: str, corruption: str, scores: Scores) -> bool:
-    path = folder / f"{name}.{corruption}.npz"
+    path = _checkpoint_file(folder, name, corruption)
     if not path.is_file():
         return False
     with np.load(path) as saved:
