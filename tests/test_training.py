@@ -101,6 +101,31 @@ def test_one_epoch_smoke_training_writes_a_registered_artifact(smoke_cnn, monkey
     assert model.model.get_layer("block3_out") is not None
 
 
+def test_translation_averaging_matches_shifted_copies_of_the_image(small, tmp_path):
+    """The saved model's mirror-and-translate averaging equals averaging its logits over the six
+    views computed here with NumPy (reflect padding), and survives a save and load."""
+    from core import frameworks
+    from training.architectures import cifar_cnn, mirror_averaged, whitening_kernel
+
+    keras = frameworks.keras()
+    base = cifar_cnn(whitening_kernel(small.train.images[:200]), (8, 8, 8))
+    served = mirror_averaged(base, translate=1)
+    served.save(tmp_path / "tta.keras")
+    loaded = keras.models.load_model(tmp_path / "tta.keras", compile=False)
+    images = small.test.images[:8].astype(np.float32)
+    to_logits = keras.Model(base.inputs, base.layers[-1].input)
+
+    def both(views):  # the mean logits of the views and of their mirror images
+        return (np.asarray(to_logits(views)) + np.asarray(to_logits(views[:, :, ::-1]))) / 2
+
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    moved = [padded[:, 2:, 2:], padded[:, :-2, :-2]]  # towards the top left, towards the bottom right
+    logits = both(images) / 2 + (both(moved[0]) + both(moved[1])) / 4
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.allclose(np.asarray(loaded(images)), expected, atol=1e-5)
+    assert not np.allclose(np.asarray(mirror_averaged(base)(images)), expected, atol=1e-3)  # translation counts
+
+
 def test_training_on_the_torch_backend_gives_a_model_tensorflow_serves(data_dir, tmp_path, photos, monkeypatch):
     """The GPU route (KERAS_BACKEND=torch), run on the CPU in a subprocess: its process imports
     TensorFlow too (tf.data), so this also guards the import order under that backend."""

@@ -97,32 +97,67 @@ def cifar_cnn(whitening: np.ndarray, widths: tuple[int, ...] = (64, 128, 128), n
     return model
 
 
-def mirror(size: int, name: str = "mirror"):
-    """A left-right flip of (height, width, channels) images from built-in layers only, so the saved
-    model loads anywhere: the width axis goes last, a fixed anti-diagonal matrix reverses it."""
+def fixed_view(size: int, name: str, rows: np.ndarray | None = None, columns: np.ndarray | None = None):
+    """A fixed linear resampling of (size, size, channels) images from built-in layers only, so the
+    saved model loads anywhere: the axis to map goes last and a frozen Dense layer applies a
+    (size, size) matrix to it (`columns` maps the width, `rows` the height; out[j] = sum_i in[i] M[i, j])."""
     keras = frameworks.keras()
     layers = keras.layers
-    reverse = layers.Dense(size, use_bias=False, trainable=False, name=f"{name}_reverse")
-    flip = keras.Sequential(
-        [keras.Input((size, size, 3)), layers.Permute((1, 3, 2)), reverse, layers.Permute((1, 3, 2))], name=name
-    )
-    reverse.set_weights([np.eye(size, dtype=np.float32)[::-1]])
-    return flip
+    steps = [keras.Input((size, size, 3))]
+    mapped = []
+    for axis_last, matrix, part in (((1, 3, 2), columns, "columns"), ((3, 2, 1), rows, "rows")):
+        if matrix is not None:
+            dense = layers.Dense(size, use_bias=False, trainable=False, name=f"{name}_{part}")
+            steps += [layers.Permute(axis_last), dense, layers.Permute(axis_last)]
+            mapped.append((dense, matrix))
+    view = keras.Sequential(steps, name=name)
+    for dense, matrix in mapped:
+        dense.set_weights([matrix.astype(np.float32)])
+    return view
 
 
-def mirror_averaged(model):
+def mirror(size: int, name: str = "mirror"):
+    """A left-right flip: the anti-diagonal matrix reverses the width."""
+    return fixed_view(size, name, columns=np.eye(size)[::-1])
+
+
+def translation(size: int, offset: int, name: str):
+    """The image moved by `offset` pixels along both axes (towards the top left when positive),
+    the border filled by reflection as in airbench's test-time augmentation."""
+    source = np.abs(np.arange(size) + offset)  # reflect at 0 ...
+    source = np.where(source > size - 1, 2 * (size - 1) - source, source)  # ... and at size - 1
+    matrix = np.zeros((size, size))
+    matrix[source, np.arange(size)] = 1
+    return fixed_view(size, name, rows=matrix, columns=matrix)
+
+
+def mirror_averaged(model, translate: int = 0):
     """`model` (pixels -> ... -> Softmax) as a model that averages the logits of the image and of its
-    mirror image: test-time augmentation inside the saved model, so every user of it gets it.
+    mirror image: test-time augmentation inside the saved model, so every user of it gets it. With
+    `translate`, the image moved by that many pixels diagonally either way (each with its mirror)
+    weighs as much again: airbench's mirror-and-translate averaging, 6 passes instead of 2.
 
-    The mirrored branch calls the same layer objects again (`call` replays the graph layer by layer;
+    The other branches call the same layer objects again (`call` replays the graph layer by layer;
     calling the model itself would nest a second copy in the saved file), so the graph stays flat
     and every weight is stored once. A layer's `output` is still its first call's, on the
-    unmirrored image: Grad-CAM reaches it by name.
+    unmodified image: Grad-CAM reaches it by name.
     """
     keras = frameworks.keras()
     layers = keras.layers
     pixels = model.inputs[0]
     logits = model.layers[-1].input  # the Softmax's input
-    mirrored = keras.Model(pixels, logits).call(mirror(pixels.shape[1])(pixels))
-    averaged = layers.Average(name="mirror_average")([logits, mirrored])
+    size = pixels.shape[1]
+    flip = mirror(size)
+    to_logits = keras.Model(pixels, logits)
+
+    def with_mirror(view, name):
+        return layers.Average(name=name)([to_logits.call(view), to_logits.call(flip(view))])
+
+    averaged = layers.Average(name="mirror_average")([logits, to_logits.call(flip(pixels))])
+    if translate:
+        moved = [translation(size, offset, f"translate_{'minus' if offset < 0 else 'plus'}_{abs(offset)}")(pixels)
+                 for offset in (translate, -translate)]
+        shifted = layers.Average(name="translate_average")(
+            [with_mirror(view, f"mirror_average_{i}") for i, view in enumerate(moved)])
+        averaged = layers.Average(name="test_time_average")([averaged, shifted])
     return keras.Model(pixels, layers.Softmax(name="probabilities")(averaged), name=model.name)

@@ -44,6 +44,10 @@ SEED = 0
 # probabilities, softened at this temperature, plus the rest of the one-hot label
 DISTILL_WEIGHT = 0.5
 TEMPERATURE = 2.0
+# Test-time augmentation inside the saved model: the image and its mirror image, and with this
+# many pixels of diagonal translation either way too (0: mirror only). On the committed model,
+# 1 px raised test accuracy from 0.8861 to 0.8899 for three times the inference work (2 px: 0.8880).
+TRANSLATE = 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "models/mobilenet_v2_cifar10.keras)")
     parser.add_argument("--distill-weight", type=float, default=DISTILL_WEIGHT)
     parser.add_argument("--temperature", type=float, default=TEMPERATURE)
+    parser.add_argument("--translate", type=int, default=TRANSLATE, help="pixels of translation averaged at test "
+                        "time, beside the mirror image (0: mirror only)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--limit-per-class", type=int, help="use only this many images per class (smoke runs)")
     parser.add_argument("--name", default=NAME, help="artifact name (and registry name)")
@@ -132,7 +138,7 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     wall_time = time.perf_counter() - start
     trainer.load_weights(best)  # the best epoch, not the last
     best.unlink()
-    return mirror_averaged(model), history, wall_time
+    return mirror_averaged(model, args.translate), history, wall_time
 
 
 def teacher_targets(args, train):
@@ -151,7 +157,8 @@ def describe(args, model, history, data, provenance, wall_time: float) -> dict:
         description=f"airbench93-style CNN (whitening layer, three conv groups of {args.widths} channels), "
         "trained from scratch on CIFAR-10 by training/train_cnn.py"
         + (f", distilled from {args.teacher.stem}" if args.teacher else "")
-        + "; averages the image and its mirror image.",
+        + ("; averages the image and its mirror image"
+           + (f", each also moved by {args.translate} px either way." if args.translate else ".")),
         gradcam_layer="block3_out",
         script="training/train_cnn.py",
     )
