@@ -74,18 +74,23 @@ def test_a_square_through_fit_to_input_and_back_lands_where_it_was(spec_name, sh
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("size, crop_fraction", [(224, 0.875), (224, 1.0), (32, 0.875)])
 def test_centre_crop_region_is_the_pixels_fit_to_input_keeps(photos, shape, size, crop_fraction):
+    """fit_to_input samples the crop straight from the original: to one grey level, the pixels of
+    the textbook recipe (resize the shorter side, then cut the centre square at input_region)."""
     image = _photo(photos, shape)
     cropped = fit_to_input(image, size, "center-crop", crop_fraction).astype(int)
     left, top, width, height = input_region(shape, size, "center-crop", crop_fraction)
+    scale = size / width
+    resized = np.asarray(Image.fromarray(image).resize(
+        (round(shape[1] * scale), round(shape[0] * scale)), Image.Resampling.BILINEAR)).astype(int)
 
-    def resized_region(dx: float, dy: float) -> np.ndarray:
-        box = (left + dx, top + dy, left + dx + width, top + dy + height)
-        return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR, box=box)).astype(int)
+    def square_at(dx: int, dy: int) -> np.ndarray:
+        x, y = round(left * scale) + dx, round(top * scale) + dy
+        return resized[y:y + size, x:x + size]
 
-    assert np.abs(cropped - resized_region(0, 0)).max() <= 1
-    # The comparison can fail: the region moved by one input pixel along the long side is another picture.
-    step = (width / size, 0) if shape[1] > shape[0] else (0, height / size)
-    assert np.abs(cropped - resized_region(*step)).mean() > 0.5
+    assert np.abs(cropped - square_at(0, 0)).max() <= 1
+    # The comparison can fail: the square moved by one pixel along the long side is another picture.
+    step = (1, 0) if shape[1] > shape[0] else (0, 1)
+    assert np.abs(cropped - square_at(*step)).mean() > 0.5
 
 
 @pytest.mark.parametrize("function", [fit_to_input, input_region])

@@ -48,8 +48,8 @@ def evaluate(model, data: LabelledImages, batch_size: int = 500) -> tuple[float,
     return round(accuracy, 5), round(float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()), 5)
 
 
-def predict_probabilities(model, data: LabelledImages, batch_size: int = 500) -> np.ndarray:
-    return model.predict(batches(data, batch_size, shuffle=False).map(lambda x, y: x), verbose=0)
+def predict_probabilities(model, data: LabelledImages, batch_size: int = 500, verbose: int = 0) -> np.ndarray:
+    return model.predict(batches(data, batch_size, shuffle=False).map(lambda x, y: x), verbose=verbose)
 
 
 def training_model(model, augment):

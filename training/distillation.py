@@ -28,7 +28,8 @@ def teacher_probabilities(teacher: Path, images: LabelledImages) -> np.ndarray:
     from training.common import predict_probabilities
 
     model = frameworks.keras().saving.load_model(teacher, compile=False)
-    probabilities = predict_probabilities(model, images, batch_size=256).astype(np.float32)
+    # minutes for a large teacher on a CPU: Keras' progress line, one per batch in a log file
+    probabilities = predict_probabilities(model, images, batch_size=256, verbose=1).astype(np.float32)
     with atomic.atomic_path(cached) as staged, open(staged, "wb") as file:
         np.save(file, probabilities)
     return probabilities

@@ -149,8 +149,9 @@ def _imagenet_sample(folder: Path, limit: int | None) -> EvaluationSet:
 
 
 def at_model_scale(image: np.ndarray, size: int, crop_fraction: float) -> np.ndarray:
-    """`image` resized exactly as a centre-cropping model resizes it before its crop (so the model's
-    own resize of the result changes nothing and the crop is the same pixels)."""
+    """`image` resized as a centre-cropping model's crop is sampled (the same pixel grid and filter;
+    the model's own resize of the result is then a plain crop), at most one grey level from the
+    pixels the model takes from `image` itself (rounding)."""
     width, height, _, _ = _center_crop_geometry(image.shape[0], image.shape[1], size, crop_fraction)
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
 

@@ -25,11 +25,12 @@ def fit_to_input(image: np.ndarray, size: int, mode: str = "stretch", crop_fract
     picture = Image.fromarray(image)
     if mode == "stretch":
         return np.asarray(picture.resize((size, size), Image.Resampling.BILINEAR))
-    if mode == "center-crop":
-        new_width, new_height, left, top = _center_crop_geometry(picture.height, picture.width, size, crop_fraction)
-        resized = picture.resize((new_width, new_height), Image.Resampling.BILINEAR)
-        return np.asarray(resized.crop((left, top, left + size, top + size)))
-    raise ValueError(f"Unknown resize mode {mode!r}; use 'stretch' or 'center-crop'.")
+    # The crop's region of the original, resampled straight to the square: the same pixels as
+    # resizing the whole image and cropping (at most one grey level apart, from rounding), for
+    # ~60% of the work (bus.jpg, 810x1080: the resized image would be 256x341)
+    left, top, width, height = input_region(image.shape[:2], size, mode, crop_fraction)
+    box = (left, top, left + width, top + height)
+    return np.asarray(picture.resize((size, size), Image.Resampling.BILINEAR, box=box))
 
 
 def input_region(shape: tuple[int, int], size: int, mode: str = "stretch", crop_fraction: float = 1.0) -> tuple[float, ...]:
