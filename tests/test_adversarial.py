@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from core import config, service
+from core import service
 from core.errors import InvalidOptionError
 from core.robustness import adversarial
 from core.robustness.adversarial import fgsm, pgd
@@ -104,7 +104,7 @@ def test_a_targeted_attack_reaches_its_target(weights_dir, cifar100):
 
 
 @pytest.mark.slow
-def test_robust_accuracy_and_the_json_section(weights_dir, cifar100, tmp_path, monkeypatch):
+def test_robust_accuracy_and_the_json_section(weights_dir, cifar100, tmp_path):
     from training.adversarial import merge_adversarial
 
     images, labels = cifar100[0][:40], cifar100[1][:40]
@@ -115,7 +115,6 @@ def test_robust_accuracy_and_the_json_section(weights_dir, cifar100, tmp_path, m
     assert section["clean_accuracy"] == round(found[0.0]["accuracy"], 4)
     row = section["results"][0]
     assert row["epsilon_255"] == 1 and row["pgd_accuracy"] <= row["fgsm_accuracy"] <= section["clean_accuracy"]
-    monkeypatch.setattr(config, "METRICS_DIR", tmp_path)
     (tmp_path / f"{MODEL}_robustness.json").write_text(json.dumps({"model": MODEL, "corruptions": {"kept": 1}}))
-    merged = json.loads(merge_adversarial(MODEL, section).read_text())
+    merged = json.loads(merge_adversarial(MODEL, section, tmp_path).read_text())
     assert merged["corruptions"] == {"kept": 1} and merged["adversarial"] == section

@@ -31,8 +31,8 @@ IMAGENET_IMAGES = 300  # of the 500-image sample: PGD at 224 px costs ~10x a CIF
 IMAGENET_SAMPLE = "imagenet-sample"
 
 
-def metrics_path(name: str) -> Path:
-    return config.METRICS_DIR / f"{name}_robustness.json"
+def metrics_path(name: str, folder: Path | None = None) -> Path:
+    return (folder or config.METRICS_DIR) / f"{name}_robustness.json"
 
 
 def test_images(name: str, count: int | None) -> tuple[np.ndarray | list, np.ndarray, str]:
@@ -57,9 +57,10 @@ def test_images(name: str, count: int | None) -> tuple[np.ndarray | list, np.nda
     return images, labels, f"ImageNet sample: {len(chosen)} of its {len(rows)} images, evenly spread over its classes"
 
 
-def merge_adversarial(name: str, section: dict) -> Path:
-    """Put `section` under "adversarial" in the model's robustness file, keeping what else it holds."""
-    path = metrics_path(name)
+def merge_adversarial(name: str, section: dict, folder: Path | None = None) -> Path:
+    """Put `section` under "adversarial" in the model's robustness file (in `folder`, by default the
+    project's metrics), keeping what else it holds."""
+    path = metrics_path(name, folder)
     report = json.loads(path.read_text()) if path.is_file() else {"model": name}
     report["adversarial"] = section
     write_text(path, json.dumps(report, indent=1) + "\n")
