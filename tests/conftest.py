@@ -16,6 +16,22 @@ from core import frameworks, get_model, load_image
 frameworks.torch()
 
 
+def pytest_collection_finish(session) -> None:
+    """Start building the container image now if any test to run needs it: the build then overlaps
+    the other tests (tests/container_build.py)."""
+    if any("image" in getattr(item, "fixturenames", ()) and item.path.name == "test_container.py"
+           for item in session.items):
+        import container_build
+
+        container_build.start()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import container_build
+
+    container_build.stop()
+
+
 def _env_dir(variable: str) -> Path:
     value = os.environ.get(variable)
     if not value:
