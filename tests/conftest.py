@@ -16,6 +16,12 @@ from core import frameworks, get_model, load_image
 frameworks.torch()
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """The container tests go last, so that their image's background build has the whole suite to
+    finish in (a stable sort: every other test keeps its place)."""
+    items.sort(key=lambda item: item.path.name == "test_container.py")
+
+
 def pytest_collection_finish(session) -> None:
     """Start building the container image now if any test to run needs it: the build then overlaps
     the other tests (tests/container_build.py)."""
