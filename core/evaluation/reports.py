@@ -23,6 +23,7 @@ EDA_COMMAND = "python -m training.eda"
 NOT_REPORTS = (
     "_faithfulness.json",  # training.faithfulness: explanation methods against random maps
     "_robustness.json",  # training.robustness: corruption benchmark (and training.adversarial's section)
+    "_pruning.json",  # training.prune_cnn: the pruning trial's table
 )
 # Columns of the summary table, and which way is better.
 HIGHER_IS_BETTER = ("accuracy", "top-5", "mAP50", "mAP50-95", "macro-F1", "throughput (img/s)")
