@@ -234,9 +234,10 @@ def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir,
     monkeypatch.setenv("VISION_RUNTIME", "native")
     monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
     args = ["--limit-per-class", "20", "--head-epochs", "1", "--fine-tune-epochs", "1", "--input-size", "96",
-            "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
+            "--feature-shift", "1", "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
     sidecar = train_transfer.train(train_transfer.parse_args(args))
     assert sidecar["training"]["phases"] == {"head_epochs": 1, "fine_tune_epochs": 1}
+    assert sidecar["training"]["config"]["feature_shift"] == 1
     assert list((tmp_path / "cache" / "features").glob("*.npz"))  # the frozen bottom ran once, then cached
     model = load_keras_classifier(spec_from_sidecar(tmp_path / "mobilenet_v2_cifar10.json"),
                                   str(tmp_path / "mobilenet_v2_cifar10.keras"))
@@ -258,3 +259,36 @@ def test_transfer_bottom_is_untouched_by_fine_tuning(data_dir, weights_dir):
     cut = names.index(train_transfer.CUT_LAYER)
     assert unfrozen > 0 and not any(layer.trainable_weights for layer in model.layers[: cut + 1])
     assert all(not layer.trainable for layer in model.layers if type(layer).__name__ == "BatchNormalization")
+
+
+def test_moving_the_feature_maps_is_moving_the_image(data_dir, weights_dir, small):
+    """At block_2_add of the 128-px network a cell is one CIFAR-10 pixel: the maps of a moved image
+    are the moved maps, away from the border (what features.random_shifts relies on)."""
+    from training import features, train_transfer
+
+    weights = features.resolve_no_top_weights(train_transfer.NO_TOP_WEIGHTS, None)
+    bottom = features.submodel_from_input(train_transfer.build(weights, 128, 0.2), train_transfer.CUT_LAYER)
+    images = small.test.images[:4].astype(np.float32)
+    maps = bottom.predict(images, verbose=0)
+    moved = bottom.predict(np.roll(images, (1, -1), axis=(1, 2)), verbose=0)
+    inner = (slice(None), slice(6, -6), slice(6, -6))
+    expected = np.roll(maps, (1, -1), axis=(1, 2))[inner]
+    assert maps.shape[1:3] == (32, 32)
+    assert np.abs(moved[inner] - expected).max() < 1e-3 * np.abs(expected).max()
+    assert np.abs(maps[inner] - expected).max() > 0.1 * np.abs(expected).max()  # a move that shows
+
+
+def test_random_shifts_move_each_map_by_at_most_the_shift():
+    from training.features import random_shifts
+
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
+    assert random_shifts(maps, 0, rng) is maps
+    shifted = random_shifts(maps, 1, rng)
+    assert shifted.shape == maps.shape
+    offsets = []
+    for original, moved in zip(maps, shifted):
+        [offset] = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                    if np.array_equal(np.roll(original, (dy, dx), axis=(0, 1))[1:-1, 1:-1], moved[1:-1, 1:-1])]
+        offsets.append(offset)
+    assert len(set(offsets)) == 9  # every move occurs in 64 draws
