@@ -126,6 +126,8 @@ def trial(source, data, keep: float, args) -> tuple[dict, object]:
 
 
 def compare(args: argparse.Namespace) -> dict:
+    """Every keep ratio's trial, then the served files of all of them and the source timed side by
+    side; each pruned model saved to `args.out`. Returns the report."""
     keras = frameworks.keras()
     common.seed_everything(SEED)
     data = load_cifar10(args.limit_per_class)
@@ -146,12 +148,11 @@ def compare(args: argparse.Namespace) -> dict:
                    latency_p50_ms=speed[name], latency_ratio=round(speed[name] / speed["source"], 3))
         row["kept"] = kept(row)
         common.save_artifact(served[name], _sidecar(row, args, data.train.classes), args.out)
-    report = {"source": common.portable_path(args.source), "source_test_accuracy": source_accuracy,
-              "source_params": pruning.parameter_count(source), "source_size_bytes": sizes["source"],
-              "source_latency_p50_ms": speed["source"], "latency_runs": LATENCY_RUNS,
-              "same_accuracy_points": SAME_ACCURACY_POINTS, "hardware": common.hardware(), "git_commit": common.git_commit(),
-              "trials": rows}
-    return report
+    return {"source": common.portable_path(args.source), "source_test_accuracy": source_accuracy,
+            "source_params": pruning.parameter_count(source), "source_size_bytes": sizes["source"],
+            "source_latency_p50_ms": speed["source"], "latency_runs": LATENCY_RUNS,
+            "same_accuracy_points": SAME_ACCURACY_POINTS, "hardware": common.hardware(), "git_commit": common.git_commit(),
+            "trials": rows}
 
 
 def kept(row: dict) -> bool:
