@@ -59,8 +59,9 @@ def test_the_cnns_int8_variant_agrees_with_it_and_names_its_source(weights_dir, 
 
 
 KNOWN_DISAGREEMENT = pytest.mark.xfail(strict=True, reason=(
-    "a known limit (README, Optimised variants): the transfer model's int8 variant is 1.03 points less accurate and calls cat.jpg a dog (0.66) "
-    "where its source says cat (0.82); more calibration images (1,000) did not change it"))
+    "a known limit (README, Optimised variants): the transfer model's int8 variant is 1.03 points less accurate "
+    "and calls cat.jpg a dog (0.66) where its source says cat (0.82); more calibration images (1,000) did not "
+    "change it"))
 
 
 @pytest.mark.slow

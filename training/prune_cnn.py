@@ -115,7 +115,8 @@ def trial(source, data, keep: float, args) -> tuple[dict, object]:
     kept = pruning.kept_channels(pruning.channel_scores(source, data.train.images[:SCORING_IMAGES]), keep)
     pruned = pruning.pruned_copy(source, kept)
     before, _ = common.evaluate(mirror_averaged(pruned), data.test)
-    print(f"keep {keep:.0%}: widths {pruning.widths(pruned)}, test accuracy before fine-tuning {before:.4f}", flush=True)
+    print(f"keep {keep:.0%}: widths {pruning.widths(pruned)}, test accuracy before fine-tuning {before:.4f}",
+          flush=True)
     history, wall_time = fine_tune(pruned, data, args)
     served = mirror_averaged(pruned)
     after, _ = common.evaluate(served, data.test)
@@ -151,13 +152,14 @@ def compare(args: argparse.Namespace) -> dict:
     return {"source": common.portable_path(args.source), "source_test_accuracy": source_accuracy,
             "source_params": pruning.parameter_count(source), "source_size_bytes": sizes["source"],
             "source_latency_p50_ms": speed["source"], "latency_runs": LATENCY_RUNS,
-            "same_accuracy_points": SAME_ACCURACY_POINTS, "hardware": common.hardware(), "git_commit": common.git_commit(),
-            "trials": rows}
+            "same_accuracy_points": SAME_ACCURACY_POINTS, "hardware": common.hardware(),
+            "git_commit": common.git_commit(), "trials": rows}
 
 
 def kept(row: dict) -> bool:
     """The issue's rule: worth keeping only if smaller or faster at the same accuracy."""
-    return row["accuracy_change_points"] >= -SAME_ACCURACY_POINTS and (row["size_ratio"] < 1 or row["latency_ratio"] < 1)
+    same_accuracy = row["accuracy_change_points"] >= -SAME_ACCURACY_POINTS
+    return same_accuracy and (row["size_ratio"] < 1 or row["latency_ratio"] < 1)
 
 
 def _sidecar(row: dict, args, labels) -> dict:
