@@ -25,7 +25,7 @@ import numpy as np
 from core import config, frameworks
 from core.io import atomic
 from core.models.runtimes import TfliteRunner, cache_dir, export_tflite
-from training import common, optimisation, pruning, train_cnn
+from training import common, pruning, train_cnn
 from training.architectures import augmentation, mirror_averaged
 from training.cifar10 import load_cifar10
 
@@ -65,13 +65,8 @@ def fine_tune(model, data, args) -> tuple[dict, float]:
     batch_size = min(args.batch_size, len(data.train))
     total_steps = args.epochs * (len(data.train) // batch_size)
     trainer = common.training_model(model, augmentation())
-    trainer.compile(
-        optimizer=optimisation.bias_boosted_sgd(
-            optimisation.triangular_schedule(args.lr, total_steps), boosted=optimisation.batch_norm_biases(model),
-            boost=train_cnn.BIAS_BOOST, momentum=train_cnn.MOMENTUM, weight_decay=train_cnn.WEIGHT_DECAY),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=train_cnn.LABEL_SMOOTHING),
-        metrics=["accuracy"],
-    )
+    recipe = train_cnn.parse_args(["--lr", str(args.lr)])  # the training recipe at the fine-tuning's rate
+    train_cnn.compile_trainer(trainer, model, recipe, total_steps)
     with tempfile.TemporaryDirectory() as scratch:
         best = Path(scratch) / "best.weights.h5"
         start = time.perf_counter()

@@ -105,18 +105,7 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     total_steps = args.epochs * steps_per_epoch
     trainer = common.training_model(model, augmentation())
     targets = teacher_targets(args, data.train)
-    optimizer = optimisation.bias_boosted_sgd(
-        optimisation.triangular_schedule(args.lr, total_steps),
-        boosted=optimisation.batch_norm_biases(model),
-        boost=args.bias_boost,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-    )
-    trainer.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-        metrics=["accuracy"],
-    )
+    compile_trainer(trainer, model, args, total_steps)
     best = args.out / f".{args.name}.best.weights.h5"
     args.out.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -139,6 +128,24 @@ def fit(args: argparse.Namespace, data, extra_callbacks=()):
     trainer.load_weights(best)  # the best epoch, not the last
     best.unlink()
     return mirror_averaged(model, args.translate), history, wall_time
+
+
+def compile_trainer(trainer, model, args, total_steps: int) -> None:
+    """The recipe's optimiser and loss on `trainer` (`model` behind the augmentation): Nesterov SGD
+    on a triangular schedule peaking at args.lr, batch-norm biases boosted, label smoothing."""
+    keras = frameworks.keras()
+    optimizer = optimisation.bias_boosted_sgd(
+        optimisation.triangular_schedule(args.lr, total_steps),
+        boosted=optimisation.batch_norm_biases(model),
+        boost=args.bias_boost,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+    )
+    trainer.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+        metrics=["accuracy"],
+    )
 
 
 def teacher_targets(args, train):
