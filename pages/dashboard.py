@@ -244,6 +244,9 @@ def robustness_tab() -> None:
     if not benchmarks:
         st.info(f"No corruption benchmark yet: run `{metrics_files.ROBUSTNESS_COMMAND}`.")
         return
+    for name, data in benchmarks.items():
+        if problems := metrics_files.robustness_problems(name, data):
+            st.warning(f"**{name}** may be stale: " + "; ".join(problems))
     st.dataframe(robustness_table(benchmarks), hide_index=True, key="robustness_table", placeholder="")
     st.caption("The 15 corruptions of CIFAR-10-C / ImageNet-C at 5 severities (`python -m training.robustness`). mCE is "
                "Hendrycks & Dietterich's corruption error, normalised by the named baseline (100 = as robust as it); a "

@@ -91,3 +91,31 @@ def test_keras_first_then_live_video(weights_dir):
     """)
     assert done.returncode == 0, f"exit {done.returncode}\\n{done.stderr[-3000:]}"
     assert done.stdout.strip().endswith("live video ok")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pooled", [True, False])
+def test_training_can_pool_tensorflows_cpu_memory_before_it_loads(pooled):
+    """Only the pooling allocator keeps statistics of the memory it holds: they show which one runs."""
+    done = _run(f"""
+        from core import frameworks
+        if {pooled}:
+            frameworks.pool_cpu_memory()
+        tf = frameworks.tensorflow()
+        product = tf.matmul(tf.ones((4096, 4096)), tf.ones((4096, 4096)))  # 64 MiB each
+        try:
+            print("peak MiB:", tf.config.experimental.get_memory_info("CPU:0")["peak"] // 2**20)
+        except ValueError as error:
+            print("not pooled:", error)
+        try:
+            frameworks.pool_cpu_memory()
+        except frameworks.FrameworkOrderError as error:
+            print("refused:", error)
+    """)
+    assert done.returncode == 0, f"exit {done.returncode}\\n{done.stderr[-3000:]}"
+    first, second = done.stdout.strip().splitlines()[-2:]
+    if pooled:
+        assert first.startswith("peak MiB:") and int(first.split(":")[1]) >= 3 * 64
+    else:
+        assert first.startswith("not pooled: Allocator stats not available")
+    assert second == "refused: pool_cpu_memory() must come before TensorFlow is imported"

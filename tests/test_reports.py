@@ -10,7 +10,8 @@ import pytest
 from core import load_image
 from core.io.datasets import image_folder_files, recorded_image
 from core.viz import report_charts
-from core.evaluation.reports import Report, classifiers_sharing_labels, load_eda, load_reports, problems, summary_table
+from core.evaluation.reports import (Report, classifiers_sharing_labels, load_eda, load_reports, load_robustness, problems,
+                                    robustness_problems, summary_table)
 from training.cifar10 import load_cifar10_test, recorded_test_split
 
 CIFAR_MODELS = ("cifar10_cnn", "mobilenet_v2_cifar10")
@@ -44,6 +45,21 @@ def test_a_changed_schema_or_model_is_flagged(reports):
     tampered = {**cnn, "provenance": {**cnn["provenance"], "model_sha256": "0" * 64}}
     assert any("changed since" in p and "training.evaluate --model cifar10_cnn" in p for p in problems("cifar10_cnn", tampered))
     assert any("no longer registered" in p for p in problems("retired_model", cnn))
+
+
+def test_every_committed_corruption_benchmark_is_of_the_current_weights(weights_dir):
+    benchmarks = load_robustness()
+    assert set(benchmarks) >= {"cifar10_cnn", "mobilenet_v2_cifar10", "mobilenet_v2", "yolo11n"}
+    assert {name: robustness_problems(name, data) for name, data in benchmarks.items()} == {
+        name: [] for name in benchmarks}
+
+
+def test_a_benchmark_of_other_weights_is_flagged(weights_dir):
+    cnn = load_robustness()["cifar10_cnn"]
+    tampered = {**cnn, "provenance": {**cnn["provenance"], "model_sha256": "0" * 64}}
+    (problem,) = robustness_problems("cifar10_cnn", tampered)
+    assert "sha256 differs" in problem and "training.robustness --model cifar10_cnn" in problem
+    assert "no longer registered" in robustness_problems("retired_model", cnn)[0]
 
 
 def test_unreadable_and_missing_folders(tmp_path):

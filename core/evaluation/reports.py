@@ -65,14 +65,21 @@ def problems(name: str, data: dict, check_files: bool = True) -> list[str]:
     if name not in REGISTRY:
         found.append("the model is no longer registered")
     elif check_files:
-        current = current_model_file(name)  # a variant's: its source's weights, which it is built from
-        provenance = data.get("provenance", {})
-        recorded = provenance.get("source_model_sha256") or provenance.get("model_sha256")
-        if current is None:
-            found.append("the model's weights file is not found here, so the figures cannot be matched to it")
-        elif recorded != file_digest(current):
-            found.append("the model file changed since it was evaluated (sha256 differs)")
+        provenance = data.get("provenance", {})  # a variant's: its source's weights, which it is built from
+        if mismatch := weights_mismatch(name, provenance.get("source_model_sha256") or provenance.get("model_sha256")):
+            found.append(mismatch)
     return [f"{p}: re-run `{EVALUATE_COMMAND} --model {name}`" for p in found]
+
+
+def weights_mismatch(name: str, recorded_sha256: str | None) -> str | None:
+    """Why figures recorded for weights with this digest may not describe the registered model
+    `name` as the app would load it now; None when they match."""
+    current = current_model_file(name)
+    if current is None:
+        return "the model's weights file is not found here, so the figures cannot be matched to it"
+    if recorded_sha256 != file_digest(current):
+        return "the model file changed since it was evaluated (sha256 differs)"
+    return None
 
 
 def current_model_file(name: str) -> Path | None:
@@ -224,6 +231,16 @@ def load_robustness(folder: Path | None = None) -> dict[str, dict]:
         if "corruptions" in data:
             found[path.name.removesuffix(ROBUSTNESS_SUFFIX)] = data
     return found
+
+
+def robustness_problems(name: str, data: dict) -> list[str]:
+    """Why a corruption benchmark may not describe the model the app loads now (a retrained model
+    keeps its name)."""
+    if name not in REGISTRY:
+        problem = "the model is no longer registered"
+    else:
+        problem = weights_mismatch(name, data.get("provenance", {}).get("model_sha256"))
+    return [f"{problem}: re-run `{ROBUSTNESS_COMMAND} --model {name}`"] if problem else []
 
 
 def robustness_table(benchmarks: dict[str, dict]) -> pd.DataFrame:
