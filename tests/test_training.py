@@ -234,10 +234,10 @@ def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir,
     monkeypatch.setenv("VISION_RUNTIME", "native")
     monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
     args = ["--limit-per-class", "20", "--head-epochs", "1", "--fine-tune-epochs", "1", "--input-size", "96",
-            "--feature-shift", "1", "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
+            "--feature-shift", "1", "--feature-mixup", "0.2", "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
     sidecar = train_transfer.train(train_transfer.parse_args(args))
     assert sidecar["training"]["phases"] == {"head_epochs": 1, "fine_tune_epochs": 1}
-    assert sidecar["training"]["config"]["feature_shift"] == 1
+    assert sidecar["training"]["config"]["feature_shift"] == 1 and sidecar["training"]["config"]["feature_mixup"] == 0.2
     assert list((tmp_path / "cache" / "features").glob("*.npz"))  # the frozen bottom ran once, then cached
     model = load_keras_classifier(spec_from_sidecar(tmp_path / "mobilenet_v2_cifar10.json"),
                                   str(tmp_path / "mobilenet_v2_cifar10.keras"))
@@ -292,3 +292,28 @@ def test_random_shifts_move_each_map_by_at_most_the_shift():
                     if np.array_equal(np.roll(original, (dy, dx), axis=(0, 1))[1:-1, 1:-1], moved[1:-1, 1:-1])]
         offsets.append(offset)
     assert len(set(offsets)) == 9  # every move occurs in 64 draws
+
+
+def test_mixup_blends_maps_and_targets_by_one_weight():
+    from training.features import mixed
+
+    rng = np.random.default_rng(0)
+    count = 32
+    maps = np.eye(count, dtype=np.float32).reshape(count, 1, 1, count)  # map i holds only i: mixes can be read
+    targets = np.eye(10, dtype=np.float32)[rng.integers(0, 10, count)]
+    kept_maps, kept_targets = mixed(maps, targets, 0.0, rng)
+    assert kept_maps is maps and kept_targets is targets
+    blended, soft = mixed(maps, targets, 0.4, rng)
+    blended = blended.reshape(count, count)
+    moved = [k for k in range(count) if blended[k, k] < 1]  # rows whose partner is another image
+    weight = blended[moved[0], moved[0]]
+    assert len(moved) > count // 2 and 0 < weight < 1
+    partners = []
+    for k in moved:
+        others = blended[k].copy()
+        others[k] = 0
+        partner = int(others.argmax())
+        partners.append(partner)
+        assert blended[k, k] == pytest.approx(weight) and others[partner] == pytest.approx(1 - weight)
+        assert np.allclose(soft[k], weight * targets[k] + (1 - weight) * targets[partner])
+    assert len(set(partners)) == len(partners)  # a permutation: each image lends itself once

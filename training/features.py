@@ -33,10 +33,11 @@ class Cached:
     def steps_per_epoch(self, batch_size: int) -> int:
         return len(self.train_labels) // batch_size
 
-    def training_batches(self, batch_size: int, seed: int, shift: int = 0):
+    def training_batches(self, batch_size: int, seed: int, shift: int = 0, mixup: float = 0.0):
         """Shuffled batches; each epoch every image comes from one of its copies, drawn at random,
-        and with `shift`, moved by up to that many cells (see random_shifts)."""
-        return _batches(self, batch_size, seed, shift)
+        with `shift`, moved by up to that many cells (see random_shifts), and with `mixup`, blended
+        with another image of its batch (see mixed)."""
+        return _batches(self, batch_size, seed, shift, mixup)
 
     def validation_batches(self, batch_size: int):
         return _batches(self, batch_size, seed=None)
@@ -136,7 +137,19 @@ def random_shifts(maps: np.ndarray, shift: int, rng: np.random.Generator) -> np.
     return np.stack([one[r : r + height, c : c + width] for one, r, c in zip(padded, rows, columns)])
 
 
-def _batches(cached: Cached, batch_size: int, seed: int | None, shift: int = 0):
+def mixed(maps: np.ndarray, targets: np.ndarray, alpha: float, rng: np.random.Generator):
+    """Manifold mixup (Verma et al., 2019): the batch blended with a shuffled copy of itself, maps
+    and targets by the same weight, drawn from Beta(alpha, alpha) once per batch. Mixing the cached
+    hidden maps rather than pixels regularises the layers above them, which is where the fine-tune
+    overfits; an alpha of 0 leaves the batch as it is."""
+    if not alpha:
+        return maps, targets
+    weight = rng.beta(alpha, alpha)
+    partner = rng.permutation(len(maps))
+    return weight * maps + (1 - weight) * maps[partner], weight * targets + (1 - weight) * targets[partner]
+
+
+def _batches(cached: Cached, batch_size: int, seed: int | None, shift: int = 0, mixup: float = 0.0):
     keras = frameworks.keras()
 
     class Batches(keras.utils.PyDataset):
@@ -158,12 +171,12 @@ def _batches(cached: Cached, batch_size: int, seed: int | None, shift: int = 0):
 
         def __getitem__(self, index):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
+            one_hot = np.eye(cached.num_classes, dtype=np.float32)
             if seed is None:
-                x, y = cached.val[rows], cached.val_labels[rows]
-            else:
-                stacked = np.stack([cached.train_copies[c][r] for c, r in zip(self.copy[rows], rows)])
-                x, y = random_shifts(stacked, shift, self.rng), cached.train_labels[rows]
-            return x.astype(np.float32), np.eye(cached.num_classes, dtype=np.float32)[y]
+                return cached.val[rows].astype(np.float32), one_hot[cached.val_labels[rows]]
+            stacked = np.stack([cached.train_copies[c][r] for c, r in zip(self.copy[rows], rows)])
+            maps = random_shifts(stacked, shift, self.rng).astype(np.float32)
+            return mixed(maps, one_hot[cached.train_labels[rows]], mixup, self.rng)
 
         def on_epoch_end(self):
             if seed is not None:

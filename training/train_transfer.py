@@ -40,6 +40,7 @@ HEAD_LEARNING_RATE = 3e-4  # Adam; the head search (--search) picked it, with DR
 DROPOUT = 0.2
 FINE_TUNE_EPOCHS = 6  # 10-13 min each on 2 CPU cores
 FEATURE_SHIFT = 0  # cells (one CIFAR pixel each) the cached maps move while fine-tuning (features.random_shifts)
+FEATURE_MIXUP = 0.0  # Beta(alpha, alpha) weight of manifold mixup of the cached maps while fine-tuning (features.mixed)
 FINE_TUNE_LEARNING_RATE = 1e-4  # Adam, cosine decay: low, so the ImageNet features bend but do not break
 BATCH_SIZE = 64
 LABEL_SMOOTHING = 0.1
@@ -60,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fine-tune-lr", type=float, default=FINE_TUNE_LEARNING_RATE)
     parser.add_argument("--feature-shift", type=int, default=FEATURE_SHIFT, help="random translation of the "
                         "cached feature maps while fine-tuning, in cells (0: none)")
+    parser.add_argument("--feature-mixup", type=float, default=FEATURE_MIXUP, metavar="ALPHA", help="manifold "
+                        "mixup of the cached feature maps while fine-tuning, weights from Beta(ALPHA, ALPHA) (0: none)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING)
     parser.add_argument("--patience", type=int, default=EARLY_STOP_PATIENCE)
@@ -162,7 +165,7 @@ def fine_tune(model, cut_features: features.Cached, args, best: Path, first_epoc
         tracking.epoch_logger(offset=first_epoch),
     ]
     history = top.fit(
-        cut_features.training_batches(args.batch_size, args.seed, args.feature_shift),
+        cut_features.training_batches(args.batch_size, args.seed, args.feature_shift, args.feature_mixup),
         validation_data=cut_features.validation_batches(args.batch_size),
         epochs=args.fine_tune_epochs,
         callbacks=callbacks,
