@@ -13,7 +13,7 @@ import pandas as pd
 from core.config import EDA_DIR, METRICS_DIR, MODELS_DIR  # noqa: F401 (the page reads them from here; tests move them)
 from core.evaluation.metrics import SCHEMA_VERSION
 from core.models.registry import REGISTRY
-from core.models.runtimes import file_digest
+from core.models.runtimes import remembered_digest
 from core.models.weights import find_model_file
 
 EVALUATE_COMMAND = "python -m training.evaluate"
@@ -77,7 +77,7 @@ def weights_mismatch(name: str, recorded_sha256: str | None) -> str | None:
     current = current_model_file(name)
     if current is None:
         return "the model's weights file is not found here, so the figures cannot be matched to it"
-    if recorded_sha256 != file_digest(current):
+    if recorded_sha256 != remembered_digest(current):
         return "the model file changed since it was evaluated (sha256 differs)"
     return None
 

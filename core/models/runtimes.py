@@ -41,10 +41,15 @@ def file_digest(path: Path) -> str:
 
 
 def short_digest(path: Path) -> str:
-    """A model's version: the first VERSION_DIGITS hex digits of its weights' sha256 (remembered
-    while the file's size and modification time stay the same)."""
+    """A model's version: the first VERSION_DIGITS hex digits of its weights' sha256."""
+    return remembered_digest(path)[:VERSION_DIGITS]
+
+
+def remembered_digest(path: Path) -> str:
+    """The file's sha256, remembered while its size and modification time stay the same (pages
+    check every model file against its recorded figures on each run)."""
     stat = Path(path).stat()
-    return _remembered_digest(str(path), stat.st_size, stat.st_mtime_ns)[:VERSION_DIGITS]
+    return _remembered_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=64)
