@@ -47,9 +47,10 @@ def test_a_changed_schema_or_model_is_flagged(reports):
     assert any("no longer registered" in p for p in problems("retired_model", cnn))
 
 
-def test_every_committed_corruption_benchmark_is_of_the_current_weights(weights_dir):
+def test_every_committed_corruption_and_adversarial_benchmark_is_of_the_current_weights(weights_dir):
     benchmarks = load_robustness()
     assert set(benchmarks) >= {"cifar10_cnn", "mobilenet_v2_cifar10", "mobilenet_v2", "yolo11n"}
+    assert all("adversarial" in benchmarks[name] for name in ("cifar10_cnn", "mobilenet_v2_cifar10", "mobilenet_v2"))
     assert {name: robustness_problems(name, data) for name, data in benchmarks.items()} == {
         name: [] for name in benchmarks}
 
@@ -60,6 +61,17 @@ def test_a_benchmark_of_other_weights_is_flagged(weights_dir):
     (problem,) = robustness_problems("cifar10_cnn", tampered)
     assert "sha256 differs" in problem and "training.robustness --model cifar10_cnn" in problem
     assert "no longer registered" in robustness_problems("retired_model", cnn)[0]
+
+
+def test_an_adversarial_section_of_other_weights_is_flagged(weights_dir):
+    """training.robustness keeps the adversarial section when it re-runs, so after a retraining the
+    corruption figures can be new while the attack's are the old model's."""
+    cnn = load_robustness()["cifar10_cnn"]
+    for version in ("0" * 12, None):
+        stale = {**cnn, "adversarial": {**cnn["adversarial"], "version": version}}
+        (problem,) = robustness_problems("cifar10_cnn", stale)
+        assert "adversarial section" in problem and "training.adversarial cifar10_cnn" in problem
+    assert robustness_problems("cifar10_cnn", {k: v for k, v in cnn.items() if k != "adversarial"}) == []
 
 
 def test_unreadable_and_missing_folders(tmp_path):

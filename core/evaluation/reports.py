@@ -72,12 +72,13 @@ def problems(name: str, data: dict, check_files: bool = True) -> list[str]:
 
 
 def weights_mismatch(name: str, recorded_sha256: str | None) -> str | None:
-    """Why figures recorded for weights with this digest may not describe the registered model
-    `name` as the app would load it now; None when they match."""
+    """Why figures recorded for weights with this digest (whole, or its first digits: a model
+    version) may not describe the registered model `name` as the app would load it now; None when
+    they match."""
     current = current_model_file(name)
     if current is None:
         return "the model's weights file is not found here, so the figures cannot be matched to it"
-    if recorded_sha256 != remembered_digest(current):
+    if not recorded_sha256 or not remembered_digest(current).startswith(recorded_sha256):
         return "the model file changed since it was evaluated (sha256 differs)"
     return None
 
@@ -214,6 +215,7 @@ def trained_sidecar(name: str) -> dict | None:
 
 
 ROBUSTNESS_COMMAND = "python -m training.robustness"
+ADVERSARIAL_COMMAND = "python -m training.adversarial"
 ROBUSTNESS_SUFFIX = "_robustness.json"
 
 
@@ -234,13 +236,17 @@ def load_robustness(folder: Path | None = None) -> dict[str, dict]:
 
 
 def robustness_problems(name: str, data: dict) -> list[str]:
-    """Why a corruption benchmark may not describe the model the app loads now (a retrained model
-    keeps its name)."""
+    """Why a corruption benchmark, or the adversarial section beside it, may not describe the model
+    the app loads now (a retrained model keeps its name; the two are re-run by different scripts)."""
     if name not in REGISTRY:
-        problem = "the model is no longer registered"
-    else:
-        problem = weights_mismatch(name, data.get("provenance", {}).get("model_sha256"))
-    return [f"{problem}: re-run `{ROBUSTNESS_COMMAND} --model {name}`"] if problem else []
+        return [f"the model is no longer registered: re-run `{ROBUSTNESS_COMMAND} --model {name}`"]
+    found = []
+    if problem := weights_mismatch(name, data.get("provenance", {}).get("model_sha256")):
+        found.append(f"{problem}: re-run `{ROBUSTNESS_COMMAND} --model {name}`")
+    attacked = data.get("adversarial")
+    if attacked and (problem := weights_mismatch(name, attacked.get("version"))):
+        found.append(f"its adversarial section: {problem}: re-run `{ADVERSARIAL_COMMAND} {name}`")
+    return found
 
 
 def robustness_table(benchmarks: dict[str, dict]) -> pd.DataFrame:
