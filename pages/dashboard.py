@@ -8,6 +8,7 @@ from core import config
 from core.evaluation import reports as metrics_files
 from core.evaluation.model_card import model_card
 from core.evaluation.reports import (
+    adversarial_table,
     best_cells,
     classifiers_sharing_labels,
     load_reports,
@@ -32,7 +33,7 @@ from core.viz.report_charts import (
     reliability_figure,
     tuning_figure,
 )
-from core.viz.robustness_charts import MEAN, severity_figure, small_multiples_figure
+from core.viz.robustness_charts import MEAN, adversarial_figure, severity_figure, small_multiples_figure
 from pages.widgets import classify, explanation, run_or_explain, use_app_navigation
 
 GALLERY_SIZE = 12
@@ -256,6 +257,20 @@ def robustness_tab() -> None:
                          format_func=lambda c: c.replace("_", " "))
     figure = small_multiples_figure(benchmarks) if shown == ALL_PANELS else severity_figure(benchmarks, shown)
     st.plotly_chart(figure, key="robustness_curves")
+    adversarial_section(benchmarks)
+
+
+def adversarial_section(benchmarks: dict[str, dict]) -> None:
+    st.subheader("Adversarial attacks")
+    table = adversarial_table(benchmarks)
+    if table.empty:
+        st.info(f"No adversarial benchmark yet: run `{metrics_files.ADVERSARIAL_COMMAND} NAME`.")
+        return
+    st.plotly_chart(adversarial_figure(table), key="adversarial_curves")
+    st.dataframe(table, hide_index=True, key="adversarial_table", placeholder="")
+    st.caption(f"`{metrics_files.ADVERSARIAL_COMMAND} NAME`: untargeted FGSM (one step) and PGD (10 steps of ε/4, "
+               "random start) on the model's raw input pixels, every attacked image rounded to uint8 before it is "
+               "scored. ε = k/255 changes each pixel by at most k grey levels. Detectors are not attacked.")
 
 
 use_app_navigation()

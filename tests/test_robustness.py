@@ -285,8 +285,30 @@ def test_dashboard_robustness_tab_shows_every_benchmark(weights_dir):
         assert table.loc[name, "clean"] == report["clean"] and table.loc[name, "mCE (%)"] == report["mce"]["value"]
     if "cifar10_cnn" not in PENDING:
         assert table.loc["cifar10_cnn", "mCE relative to"] == "cifar10_cnn"
+    attacked = next(frame.value for frame in at.dataframe if "PGD" in frame.value)
+    for name in ("cifar10_cnn", "mobilenet_v2_cifar10", "mobilenet_v2"):
+        section = json.loads((METRICS / f"{name}_robustness.json").read_text())["adversarial"]
+        rows = attacked[attacked["model"] == name]
+        assert rows["PGD"].tolist() == [r["pgd_accuracy"] for r in section["results"]]
+        assert set(rows["clean"]) == {section["clean_accuracy"]}
     at.selectbox(key="robustness_corruption").set_value("frost").run()
     assert not at.exception
+
+
+def test_the_adversarial_figure_starts_each_attack_at_the_clean_accuracy():
+    from core.evaluation.reports import adversarial_table, load_robustness
+    from core.viz.robustness_charts import adversarial_figure
+
+    table = adversarial_table(load_robustness(METRICS))
+    assert set(table["model"]) == {"cifar10_cnn", "mobilenet_v2_cifar10", "mobilenet_v2"}  # the detector has no attack
+    figure = adversarial_figure(table)
+    assert len(figure.data) == 2 * 3
+    for trace in figure.data:
+        rows = table[table["model"] == trace.name.rsplit(" ", 1)[0]]
+        assert trace.x[0] == 0 and trace.y[0] == rows["clean"].iloc[0]
+        assert list(trace.y[1:]) == rows[trace.name.rsplit(" ", 1)[1]].tolist()
+        assert all(later <= earlier for earlier, later in zip(trace.y[1:], trace.y[2:]))  # larger ε, no better
+    assert adversarial_table({}).empty
 
 
 def test_severity_figures_overlay_the_models():

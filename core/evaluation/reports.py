@@ -272,3 +272,15 @@ def robustness_table(benchmarks: dict[str, dict]) -> pd.DataFrame:
         if column in table:
             table[column] = pd.to_numeric(table[column])
     return table
+
+
+def adversarial_table(benchmarks: dict[str, dict]) -> pd.DataFrame:
+    """One row per attacked model and ε: the clean accuracy on the attacked images, then the robust
+    accuracy under FGSM and PGD (the section training.adversarial adds to a robustness file)."""
+    rows = [
+        {"model": name, "images": attacked["images"], "clean": attacked["clean_accuracy"],
+         "ε (/255)": result["epsilon_255"], "FGSM": result["fgsm_accuracy"], "PGD": result["pgd_accuracy"]}
+        for name, data in benchmarks.items() if (attacked := data.get("adversarial"))
+        for result in attacked["results"]
+    ]
+    return pd.DataFrame(rows, columns=["model", "images", "clean", "ε (/255)", "FGSM", "PGD"])

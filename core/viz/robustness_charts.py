@@ -1,9 +1,11 @@
-"""Plotly figures of the corruption benchmark (assets/metrics/<model>_robustness.json): the metric
-against severity, models overlaid, one panel per corruption or for one chosen corruption."""
+"""Plotly figures of the robustness benchmarks (assets/metrics/<model>_robustness.json): the metric
+against corruption severity, models overlaid, one panel per corruption or for one chosen
+corruption; and robust accuracy against the adversarial attacks' ε."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -57,4 +59,21 @@ def small_multiples_figure(benchmarks: dict[str, dict]) -> go.Figure:
     figure.update_annotations(font_size=11)
     figure.update_layout(height=170 * rows + 120, title="Metric against severity (0 = clean), per corruption",
                          **LAYOUT)
+    return figure
+
+
+def adversarial_figure(table: pd.DataFrame) -> go.Figure:
+    """Robust accuracy against ε (reports.adversarial_table), a colour per model: PGD solid, FGSM
+    dashed, both starting from the clean accuracy at ε = 0."""
+    figure = go.Figure()
+    models = list(dict.fromkeys(table["model"]))
+    for index, name in enumerate(models):
+        rows = table[table["model"] == name]
+        colour = f"hsl({round(360 * index / len(models))}, 65%, 45%)"
+        for attack, dash in (("PGD", "solid"), ("FGSM", "dash")):
+            figure.add_scatter(x=[0, *rows["ε (/255)"]], y=[rows["clean"].iloc[0], *rows[attack]], mode="lines+markers",
+                               name=f"{name} {attack}", line=dict(color=colour, dash=dash),
+                               hovertemplate="ε %{x}/255: %{y:.3f}<extra>" + f"{name} {attack}</extra>")
+    figure.update_layout(title="Robust accuracy against the attack's size", xaxis=dict(title="ε (grey levels, /255)"),
+                         yaxis=dict(title="accuracy", range=[0, 1]), **LAYOUT)
     return figure
