@@ -20,6 +20,7 @@ from core.evaluation.reports import (
     variants_table,
 )
 from core.io.datasets import recorded_image
+from core.robustness.adversarial import PGD_STEP_FRACTION, PGD_STEPS
 from core.robustness.corruptions import CORRUPTIONS
 from core.viz.drawing import overlay_heatmap
 from core.viz.report_charts import (
@@ -268,9 +269,10 @@ def adversarial_section(benchmarks: dict[str, dict]) -> None:
         return
     st.plotly_chart(adversarial_figure(table), key="adversarial_curves")
     st.dataframe(table, hide_index=True, key="adversarial_table", placeholder="")
-    st.caption(f"`{metrics_files.ADVERSARIAL_COMMAND} NAME`: untargeted FGSM (one step) and PGD (10 steps of ε/4, "
-               "random start) on the model's raw input pixels, every attacked image rounded to uint8 before it is "
-               "scored. ε = k/255 changes each pixel by at most k grey levels. Detectors are not attacked.")
+    st.caption(f"`{metrics_files.ADVERSARIAL_COMMAND} NAME`: untargeted FGSM (one step) and PGD ({PGD_STEPS} steps "
+               f"of {PGD_STEP_FRACTION:g} ε, random start) on the model's raw input pixels, every attacked image rounded "
+               "to uint8 before it is scored; ε = k/255 changes each pixel by at most k grey levels. Each model is "
+               "attacked on its own test set (the images column), and detectors are not attacked.")
 
 
 use_app_navigation()
