@@ -88,25 +88,26 @@ def _corrupted(images: np.ndarray, kind: str, seed: int) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_clean_windows_stay_quiet_and_corrupted_ones_raise_drift(fresh_log, cifar_test):
+@pytest.mark.parametrize("name", ["cifar10_cnn", "mobilenet_v2_cifar10"])
+def test_clean_windows_stay_quiet_and_corrupted_ones_raise_drift(fresh_log, cifar_test, name):
     """20 windows of 300 clean test images: at most one raises any alert (the shipped rules);
-    darkened, blurred and noisy windows: the drift alert every time."""
+    darkened, blurred and noisy windows: the drift alert every time (the README's table)."""
     rules = alerts.load_rules()
     rng = np.random.default_rng(0)
     order = rng.permutation(len(cifar_test))
     alarms = 0
     for start in range(0, 20 * WINDOW, WINDOW):
         images = cifar_test.images[order[start:start + WINDOW]]
-        service.predict_many("cifar10_cnn", list(images), source="cli")
+        service.predict_many(name, list(images), source="cli")
         assert monitoring.flush(30)
-        alarms += any(alert.firing for alert in alerts.evaluate(report.build("cifar10_cnn", WINDOW), rules))
+        alarms += any(alert.firing for alert in alerts.evaluate(report.build(name, WINDOW), rules))
     assert alarms <= 1
     for kind in ("dark", "blur", "noise"):
         for window in range(3):
             images = cifar_test.images[order[window * WINDOW:(window + 1) * WINDOW]]
-            service.predict_many("cifar10_cnn", list(_corrupted(images, kind, window)), source="cli")
+            service.predict_many(name, list(_corrupted(images, kind, window)), source="cli")
             assert monitoring.flush(30)
-            found = report.build("cifar10_cnn", WINDOW)
+            found = report.build(name, WINDOW)
             fired = [alert.rule for alert in alerts.evaluate(found, rules) if alert.firing]
             assert found.drift and "drift" in fired, (kind, found.to_dict())
     noisy = [test for test in found.tests if test.feature == "sharpness"]
