@@ -28,6 +28,11 @@ def curve(data: dict, corruption: str) -> list[float]:
     return [data["clean"], *data["corruptions"][corruption]]
 
 
+def model_colours(count: int) -> list[str]:
+    """One colour per model, evenly spaced round the hue circle, for figures that share a legend."""
+    return [f"hsl({round(360 * i / max(1, count))}, 65%, 45%)" for i in range(count)]
+
+
 def severity_figure(benchmarks: dict[str, dict], corruption: str = MEAN) -> go.Figure:
     """One corruption (or their mean): the metric against severity, a line per model."""
     figure = go.Figure()
@@ -46,7 +51,7 @@ def small_multiples_figure(benchmarks: dict[str, dict]) -> go.Figure:
     rows = int(np.ceil(len(CORRUPTIONS) / COLUMNS))
     figure = make_subplots(rows=rows, cols=COLUMNS, subplot_titles=[c.replace("_", " ") for c in CORRUPTIONS],
                            shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.08, horizontal_spacing=0.02)
-    colours = [f"hsl({round(360 * i / max(1, len(benchmarks)))}, 65%, 45%)" for i in range(len(benchmarks))]
+    colours = model_colours(len(benchmarks))
     for index, corruption in enumerate(CORRUPTIONS):
         row, column = index // COLUMNS + 1, index % COLUMNS + 1
         for (name, data), colour in zip(benchmarks.items(), colours):
@@ -67,9 +72,8 @@ def adversarial_figure(table: pd.DataFrame) -> go.Figure:
     dashed, both starting from the clean accuracy at ε = 0."""
     figure = go.Figure()
     models = list(dict.fromkeys(table["model"]))
-    for index, name in enumerate(models):
+    for name, colour in zip(models, model_colours(len(models))):
         rows = table[table["model"] == name]
-        colour = f"hsl({round(360 * index / len(models))}, 65%, 45%)"
         for attack, dash in (("PGD", "solid"), ("FGSM", "dash")):
             figure.add_scatter(x=[0, *rows["ε (/255)"]], y=[rows["clean"].iloc[0], *rows[attack]], mode="lines+markers",
                                name=f"{name} {attack}", line=dict(color=colour, dash=dash),
