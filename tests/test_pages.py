@@ -222,8 +222,8 @@ def test_dashboard_first_render_loads_no_model(weights_dir, data_dir):
                           timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # the summary, the variants, the study and the corruption benchmark
-    assert result == {"exception": [], "tables": 4, "home": [], "dashboard": []}
+    # the summary, the variants, the study, the corruption and the adversarial benchmarks
+    assert result == {"exception": [], "tables": 5, "home": [], "dashboard": []}
 
 
 def test_dashboard_table_leaves_missing_values_empty(weights_dir):
