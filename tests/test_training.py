@@ -169,7 +169,7 @@ def test_distillation_targets_come_from_the_teacher_and_are_cached(small, tmp_pa
     teacher = PROJECT_ROOT / "models" / "mobilenet_v2_cifar10.keras"
     soft = distillation.teacher_probabilities(teacher, small.train)
     assert soft.shape == (len(small.train), 10) and np.allclose(soft.sum(1), 1, atol=1e-4)
-    assert distillation.agreement(soft, small.train.labels) > 0.85  # a 91.5% model on images it was trained on
+    assert distillation.agreement(soft, small.train.labels) > 0.85  # a 92.8% model on images it was trained on
     (cached,) = (tmp_path / "teacher").glob("*.npy")
     assert np.array_equal(distillation.teacher_probabilities(teacher, small.train), soft)
     cool = distillation.distilled_targets(small.train.labels, 10, soft, weight=0.5, temperature=1.0)
@@ -234,7 +234,8 @@ def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir,
     monkeypatch.setenv("VISION_RUNTIME", "native")
     monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
     args = ["--limit-per-class", "20", "--head-epochs", "1", "--fine-tune-epochs", "1", "--input-size", "96",
-            "--feature-shift", "1", "--feature-mixup", "0.2", "--out", str(tmp_path), "--metrics-dir", str(tmp_path)]
+            "--feature-shift", "1", "--feature-mixup", "0.2", "--augmented-copies", "1", "--out", str(tmp_path),
+            "--metrics-dir", str(tmp_path)]
     sidecar = train_transfer.train(train_transfer.parse_args(args))
     assert sidecar["training"]["phases"] == {"head_epochs": 1, "fine_tune_epochs": 1}
     assert sidecar["training"]["config"]["feature_shift"] == 1 and sidecar["training"]["config"]["feature_mixup"] == 0.2
@@ -242,6 +243,7 @@ def test_transfer_smoke_training_keeps_imagenet_features_and_registers(data_dir,
     model = load_keras_classifier(spec_from_sidecar(tmp_path / "mobilenet_v2_cifar10.json"),
                                   str(tmp_path / "mobilenet_v2_cifar10.keras"))
     assert model.model.get_layer("Conv_1") is not None  # flat graph: Grad-CAM reaches the layer by name
+    assert model.model.get_layer("test_time_average") is not None  # the default recipe's translation averaging
     batch_norms = [layer for layer in model.model.layers if type(layer).__name__ == "BatchNormalization"]
     assert batch_norms and not any(layer.trainable for layer in batch_norms)
     result = model.predict(photos["bus"])

@@ -161,3 +161,9 @@ def mirror_averaged(model, translate: int = 0):
             [with_mirror(view, f"mirror_average_{i}") for i, view in enumerate(moved)])
         averaged = layers.Average(name="test_time_average")([averaged, shifted])
     return keras.Model(pixels, layers.Softmax(name="probabilities")(averaged), name=model.name)
+
+
+def averaging_description(translate: int) -> str:
+    """What `mirror_averaged(model, translate)` averages, for a sidecar's description."""
+    return "averages the image and its mirror image" + (f", each also moved by {translate} px either way."
+                                                        if translate else ".")

@@ -18,7 +18,7 @@ from pathlib import Path
 from core import frameworks
 from core.models.weights import MODELS_DIR
 from training import common, distillation, optimisation, tracking
-from training.architectures import augmentation, cifar_cnn, mirror_averaged, whitening_kernel
+from training.architectures import augmentation, averaging_description, cifar_cnn, mirror_averaged, whitening_kernel
 from training.cifar10 import load_cifar10
 
 # -- settings (each one can be overridden on the command line) -----------------------------------
@@ -164,8 +164,7 @@ def describe(args, model, history, data, provenance, wall_time: float) -> dict:
         description=f"airbench93-style CNN (whitening layer, three conv groups of {args.widths} channels), "
         "trained from scratch on CIFAR-10 by training/train_cnn.py"
         + (f", distilled from {args.teacher.stem}" if args.teacher else "")
-        + ("; averages the image and its mirror image"
-           + (f", each also moved by {args.translate} px either way." if args.translate else ".")),
+        + "; " + averaging_description(args.translate),
         gradcam_layer="block3_out",
         script="training/train_cnn.py",
     )

@@ -11,7 +11,7 @@ throughout: these weights have it folded into the convolutions, so batch statist
 To fit a 2-core CPU, the frozen bottom of the network runs once per training image (plus once per
 augmented copy) and its feature maps are cached on disk; both phases train on those. The saved
 model is the whole network: 32x32 RGB pixels in (upscaled and scaled inside), probabilities out,
-averaged over the image and its mirror image.
+averaged over the image and its mirror image, each also moved one pixel diagonally either way.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core import config, frameworks
 from core.io import atomic
 from core.models.weights import MODELS_DIR
 from training import common, features, tracking
-from training.architectures import mirror_averaged
+from training.architectures import averaging_description, mirror_averaged
 from training.cifar10 import load_cifar10
 
 # -- settings (each one can be overridden on the command line) -----------------------------------
@@ -34,13 +34,19 @@ INPUT_SIZE = 128  # CIFAR's 32 px upscaled inside the model; 4x is what the CPU 
 CUT_LAYER = "block_2_add"  # fine-tuning unfreezes everything above it: blocks 3-16 and Conv_1. Earlier
 # cuts stopped lower: above block_12_add at 85.7% test, above block_5_add at 90.2%. The cached maps
 # at this cut (32x32x24) take 2.2 GB per copy.
-AUGMENTED_COPIES = 2  # extra passes of the training set through the augmentation, cached beside the plain one
+AUGMENTED_COPIES = 4  # extra passes of the training set through the augmentation, cached beside the plain one
 HEAD_EPOCHS = 12
 HEAD_LEARNING_RATE = 3e-4  # Adam; the head search (--search) picked it, with DROPOUT
 DROPOUT = 0.2
-FINE_TUNE_EPOCHS = 6  # about 6 min each on 2 CPU cores with pooled memory (10-13 min without)
-FEATURE_SHIFT = 0  # cells (one CIFAR pixel each) the cached maps move while fine-tuning (features.random_shifts)
-FEATURE_MIXUP = 0.0  # Beta(alpha, alpha) weight of manifold mixup of the cached maps while fine-tuning (features.mixed)
+FINE_TUNE_EPOCHS = 16  # 6.5-7.5 min each on 2 CPU cores with pooled memory (10-13 min without)
+# The two regularisers below ended the fine-tuning's overfitting (training accuracy 0.98 against 0.92
+# on validation without them), which is what let 16 epochs keep improving
+FEATURE_SHIFT = 1  # cells (one CIFAR pixel each) the cached maps move while fine-tuning (features.random_shifts)
+FEATURE_MIXUP = 0.4  # Beta(alpha, alpha) weight of manifold mixup of the cached maps while fine-tuning (features.mixed)
+# Test-time augmentation inside the saved model, as train_cnn's --translate: beside the mirror image,
+# the image moved this many pixels diagonally either way (0: mirror only). On the committed weights
+# 1 px raised test accuracy from 0.9246 to 0.9276 for 2.3x the inference work.
+TRANSLATE = 1
 FINE_TUNE_LEARNING_RATE = 1e-4  # Adam, cosine decay: low, so the ImageNet features bend but do not break
 BATCH_SIZE = 64
 LABEL_SMOOTHING = 0.1
@@ -63,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "cached feature maps while fine-tuning, in cells (0: none)")
     parser.add_argument("--feature-mixup", type=float, default=FEATURE_MIXUP, metavar="ALPHA", help="manifold "
                         "mixup of the cached feature maps while fine-tuning, weights from Beta(ALPHA, ALPHA) (0: none)")
+    parser.add_argument("--translate", type=int, default=TRANSLATE, help="pixels of translation averaged at "
+                        "test time, beside the mirror image (0: mirror only)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--label-smoothing", type=float, default=LABEL_SMOOTHING)
     parser.add_argument("--patience", type=int, default=EARLY_STOP_PATIENCE)
@@ -208,15 +216,15 @@ def _train(args: argparse.Namespace, data, provenance):
     args.out.mkdir(parents=True, exist_ok=True)
     tune_history = fine_tune(model, cut_features, args, args.out / f".{args.name}.best.weights.h5",
                              first_epoch=len(head_history.history["loss"]))
-    served = mirror_averaged(model)
+    served = mirror_averaged(model, args.translate)
     wall_time = time.perf_counter() - start
     history = common.joined_history(head_history, tune_history)
     sidecar = common.sidecar(
         args, served, history, data, provenance, wall_time,
         title="MobileNetV2 transfer (CIFAR-10)",
         description=f"MobileNetV2 (ImageNet weights) at {args.input_size} px: a new head on the frozen network, "
-        f"then the layers above {args.cut_layer} fine-tuned; by training/train_transfer.py; averages the image "
-        "and its mirror image.",
+        f"then the layers above {args.cut_layer} fine-tuned; by training/train_transfer.py; "
+        + averaging_description(args.translate),
         gradcam_layer="Conv_1",
         script="training/train_transfer.py",
     )
