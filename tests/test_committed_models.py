@@ -14,9 +14,10 @@ from core.models.weights import MODELS_DIR, PROJECT_ROOT
 from training.cifar10 import load_cifar10_test
 
 TRAINED = [name for name, spec in REGISTRY.items() if spec.framework == "keras-file"]
-# Test accuracy a retrained artifact must not fall below: what the committed ones reach, rounded
-# down. The training issue's goals (0.90 and 0.92) and where we stand are in the README.
-FLOORS = {"cifar10_cnn": 0.88, "mobilenet_v2_cifar10": 0.91}
+# Test accuracy a retrained artifact must not fall below: the training issue's goal where the
+# committed artifact meets it (the transfer model's 0.925), else what it reaches, rounded down (the
+# CNN's goal is 0.90; where it stands and why is in the README).
+FLOORS = {"cifar10_cnn": 0.88, "mobilenet_v2_cifar10": 0.925}
 
 
 @pytest.fixture(scope="module")
