@@ -64,10 +64,11 @@ def tensorflow() -> ModuleType:
 
 def pool_cpu_memory() -> None:
     """Make TensorFlow keep and reuse the CPU memory of its tensors (its BFC allocator) for the rest
-    of this process. Training and the long evaluation scripts want it: by default each tensor over glibc's 32 MB mmap limit (a
-    fine-tuning step of the transfer model makes dozens) is mapped fresh from the kernel and faulted
-    in page by page, which cost a third of the CPU time of train_transfer's steps (train_cnn's runs
-    gain a quarter, mostly while evaluating). Serving keeps the default, which gives memory back.
+    of this process. Training and the long evaluation scripts want it: by default each tensor over
+    glibc's 32 MB mmap limit (a fine-tuning step of the transfer model makes dozens) is mapped fresh
+    from the kernel and faulted in page by page, which cost a third of the CPU time of
+    train_transfer's steps (train_cnn's runs gain a quarter, mostly while evaluating). Serving keeps
+    the default, which gives memory back.
     Call it before TensorFlow is imported."""
     if "tensorflow" in sys.modules:
         raise FrameworkOrderError("pool_cpu_memory() must come before TensorFlow is imported")
